@@ -1,0 +1,1 @@
+"""ozon-seller-ops: Ozon seller routine on AWS serverless primitives."""

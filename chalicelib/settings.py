@@ -1,0 +1,127 @@
+"""Service settings: one validated model built from environment variables.
+
+Every environment variable the service reads is named here. Secrets (the Ozon
+Client-Id and Api-Key) are not settings: `chalicelib.secrets` loads them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or invalid."""
+
+
+class WarehouseRoute(BaseModel):
+    """Which 1C warehouses feed one Ozon warehouse.
+
+    `onec_warehouses` lists 1C warehouse ids (`Ид`) whose quantities are summed;
+    `["*"]` means the offer's total quantity (`Количество`, or the sum of every
+    warehouse when the total is absent).
+    """
+
+    ozon_warehouse_id: int = Field(gt=0)
+    onec_warehouses: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+
+
+class Settings(BaseModel):
+    """Configuration of one deployment stage."""
+
+    stage: str = "local"
+    region: str = "eu-central-1"
+    aws_endpoint_url: str | None = None
+
+    ozon_base_url: str = "https://api-seller.ozon.ru"
+    ozon_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Name of the Secrets Manager secret holding {"client_id", "api_key"}; when unset,
+    # the credentials come from OZON_CLIENT_ID / OZON_API_KEY (local runs only).
+    ozon_secret_name: str | None = None
+
+    table_ledger: str = "stock-ledger"
+    table_journal: str = "journal"
+    table_idempotency: str = "idempotency"
+    table_limits: str = "rate-limits"
+    queue_stock: str = "stock-push"
+    queue_planner: str = "stock-plan"
+    bucket: str = "ozon-seller-ops-local"
+    inbox_prefix: str = "inbox/1c/"
+    alerts_topic: str = "alerts"
+
+    offer_id_source: Literal["article", "code", "id"] = "article"
+    warehouse_routes: list[WarehouseRoute] = Field(default_factory=list)
+
+    # Stock request budget: Ozon allows 80 requests a minute per seller for
+    # /v2/products/stocks; planning below it keeps the run free of HTTP 429.
+    stock_requests_per_minute: float = Field(default=75.0, gt=0, le=80)
+    stock_limiter_burst: int = Field(default=5, ge=1)
+    global_requests_per_second: float = Field(default=40.0, gt=0, le=50)
+    max_delay_seconds: int = Field(default=900, ge=1, le=900)
+    max_item_attempts: int = Field(default=8, ge=1)
+    journal_ttl_days: int = Field(default=90, ge=1)
+
+    clock_speed: float = Field(default=1.0, gt=0)
+    clock_origin: float | None = None
+
+    @field_validator("warehouse_routes", mode="before")
+    @classmethod
+    def _parse_routes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+
+# Environment variable -> settings field.
+_ENV_FIELDS = {
+    "STAGE": "stage",
+    "AWS_REGION": "region",
+    "AWS_ENDPOINT_URL": "aws_endpoint_url",
+    "OZON_BASE_URL": "ozon_base_url",
+    "OZON_TIMEOUT_SECONDS": "ozon_timeout_seconds",
+    "OZON_SECRET_NAME": "ozon_secret_name",
+    "TABLE_LEDGER": "table_ledger",
+    "TABLE_JOURNAL": "table_journal",
+    "TABLE_IDEMPOTENCY": "table_idempotency",
+    "TABLE_LIMITS": "table_limits",
+    "QUEUE_STOCK": "queue_stock",
+    "QUEUE_PLANNER": "queue_planner",
+    "BUCKET": "bucket",
+    "INBOX_PREFIX": "inbox_prefix",
+    "ALERTS_TOPIC": "alerts_topic",
+    "OFFER_ID_SOURCE": "offer_id_source",
+    "WAREHOUSE_ROUTES": "warehouse_routes",
+    "STOCK_REQUESTS_PER_MINUTE": "stock_requests_per_minute",
+    "STOCK_LIMITER_BURST": "stock_limiter_burst",
+    "GLOBAL_REQUESTS_PER_SECOND": "global_requests_per_second",
+    "MAX_DELAY_SECONDS": "max_delay_seconds",
+    "MAX_ITEM_ATTEMPTS": "max_item_attempts",
+    "JOURNAL_TTL_DAYS": "journal_ttl_days",
+    "CLOCK_SPEED": "clock_speed",
+    "CLOCK_ORIGIN": "clock_origin",
+}
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from environment variables; raise SettingsError naming the bad one."""
+    environ = os.environ if environ is None else environ
+    values = {field: environ[name] for name, field in _ENV_FIELDS.items() if environ.get(name)}
+    try:
+        return Settings(**values)
+    except (ValidationError, json.JSONDecodeError) as error:
+        env_names = {field: name for name, field in _ENV_FIELDS.items()}
+        if isinstance(error, ValidationError):
+            bad = [env_names.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors()]
+        else:
+            bad = ["WAREHOUSE_ROUTES"]
+        raise SettingsError(f"invalid configuration in {', '.join(bad)}: {error}") from error
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once."""
+    return settings_from_env()
