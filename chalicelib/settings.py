@@ -52,6 +52,8 @@ class Settings(BaseModel):
     bucket: str = "ozon-seller-ops-local"
     inbox_prefix: str = "inbox/1c/"
     alerts_topic: str = "alerts"
+    alerts_topic_arn: str | None = None
+    alert_language: Literal["ru", "en"] = "ru"
 
     offer_id_source: Literal["article", "code", "id"] = "article"
     warehouse_routes: list[WarehouseRoute] = Field(default_factory=list)
@@ -63,6 +65,8 @@ class Settings(BaseModel):
     global_requests_per_second: float = Field(default=40.0, gt=0, le=50)
     max_delay_seconds: int = Field(default=900, ge=1, le=900)
     max_item_attempts: int = Field(default=8, ge=1)
+    # Must match the push queue's RedrivePolicy maxReceiveCount in infra/.
+    max_receive_count: int = Field(default=5, ge=1)
     journal_ttl_days: int = Field(default=90, ge=1)
 
     clock_speed: float = Field(default=1.0, gt=0)
@@ -93,6 +97,8 @@ _ENV_FIELDS = {
     "BUCKET": "bucket",
     "INBOX_PREFIX": "inbox_prefix",
     "ALERTS_TOPIC": "alerts_topic",
+    "ALERTS_TOPIC_ARN": "alerts_topic_arn",
+    "ALERT_LANGUAGE": "alert_language",
     "OFFER_ID_SOURCE": "offer_id_source",
     "WAREHOUSE_ROUTES": "warehouse_routes",
     "STOCK_REQUESTS_PER_MINUTE": "stock_requests_per_minute",
@@ -100,6 +106,7 @@ _ENV_FIELDS = {
     "GLOBAL_REQUESTS_PER_SECOND": "global_requests_per_second",
     "MAX_DELAY_SECONDS": "max_delay_seconds",
     "MAX_ITEM_ATTEMPTS": "max_item_attempts",
+    "MAX_RECEIVE_COUNT": "max_receive_count",
     "JOURNAL_TTL_DAYS": "journal_ttl_days",
     "CLOCK_SPEED": "clock_speed",
     "CLOCK_ORIGIN": "clock_origin",

@@ -1,0 +1,1 @@
+"""AWS adapters: DynamoDB, SQS and S3 behind small interfaces with in-memory twins."""
