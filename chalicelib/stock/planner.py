@@ -72,7 +72,8 @@ def resolve_routes(settings: Settings, ozon: StockReader) -> list[WarehouseRoute
     """The configured routes, or the seller's only active FBS warehouse fed by totals."""
     if settings.warehouse_routes:
         return list(settings.warehouse_routes)
-    active = [w for w in ozon.list_warehouses() if getattr(w, "status", "created") in ("created", "new", None)]
+    active = [w for w in ozon.list_warehouses()
+              if getattr(w, "status", "created") in ("created", "new") and not getattr(w, "is_rfbs", False)]
     if len(active) != 1:
         ids = ", ".join(str(w.warehouse_id) for w in active) or "none"
         raise PlanningError(
