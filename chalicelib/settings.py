@@ -47,8 +47,6 @@ class Settings(BaseModel):
     table_journal: str = "journal"
     table_idempotency: str = "idempotency"
     table_limits: str = "rate-limits"
-    queue_stock: str = "stock-push"
-    queue_planner: str = "stock-plan"
     bucket: str = "ozon-seller-ops-local"
     inbox_prefix: str = "inbox/1c/"
     alerts_topic: str = "alerts"
@@ -92,8 +90,6 @@ _ENV_FIELDS = {
     "TABLE_JOURNAL": "table_journal",
     "TABLE_IDEMPOTENCY": "table_idempotency",
     "TABLE_LIMITS": "table_limits",
-    "QUEUE_STOCK": "queue_stock",
-    "QUEUE_PLANNER": "queue_planner",
     "BUCKET": "bucket",
     "INBOX_PREFIX": "inbox_prefix",
     "ALERTS_TOPIC": "alerts_topic",
