@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 from typing import Iterable, Protocol, Sequence
 
 from chalicelib.clock import Clock
-from chalicelib.observability import logger
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.observability import logger, metrics
 from chalicelib.onec.models import InputIssue, StockExchange
 from chalicelib.settings import Settings, WarehouseRoute
 from chalicelib.stock.mapping import map_offers
@@ -112,6 +114,8 @@ def plan_exchange(exchange: StockExchange, source: str, deps: PlannerDeps, *, fu
     _record_run(deps, run_id, seq, source, mapped.offers_read, len(available), len(changed), len(requests), issues)
     planned, deferred = _queue_wave(deps, run_id, seq, requests, 0)
 
+    metrics.add_metric(name="StockPairsChanged", unit=MetricUnit.Count, value=len(changed))
+    metrics.add_metric(name="StockRequestsPlanned", unit=MetricUnit.Count, value=len(requests))
     logger.info("stock run planned", extra={
         "offers_read": mapped.offers_read, "pairs_total": len(available), "pairs_changed": len(changed),
         "requests_planned": len(requests), "requests_deferred": deferred, "input_issues": len(issues)})

@@ -98,11 +98,17 @@ def planner_deps() -> PlannerDeps:
 
 
 @lru_cache(maxsize=1)
+def idempotency_config() -> IdempotencyConfig:
+    """Journal every stock request for the journal's lifetime (90 days by default)."""
+    return IdempotencyConfig(expires_after_seconds=get_settings().journal_ttl_days * 86_400,
+                             raise_on_no_idempotency_key=True)
+
+
+@lru_cache(maxsize=1)
 def stock_worker() -> StockWorker:
     settings = get_settings()
     persistence = DynamoDBPersistenceLayer(table_name=settings.table_idempotency, boto3_client=client("dynamodb"))
-    config = IdempotencyConfig(expires_after_seconds=settings.journal_ttl_days * 86_400,
-                               raise_on_no_idempotency_key=True)
+    config = idempotency_config()
 
     def idempotent(function):
         return idempotent_function(data_keyword_argument="message", persistence_store=persistence,
@@ -117,6 +123,6 @@ def stock_worker() -> StockWorker:
 
 def reset() -> None:
     """Forget every built adapter (tests and the local runner change settings)."""
-    for cached in (client, clock, queue, journal, limiter, ozon, planner_deps, stock_worker):
+    for cached in (client, clock, queue, journal, limiter, ozon, planner_deps, idempotency_config, stock_worker):
         cached.cache_clear()
     get_settings.cache_clear()

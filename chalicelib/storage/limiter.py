@@ -56,7 +56,7 @@ class DynamoRateLimiter:
         while True:
             now = self._clock.now()
             tokens, updated = self._read(bucket, spec, now)
-            available = _refill(tokens, updated, now, spec)
+            available = _refill(tokens, now if updated is None else updated, now, spec)
             if available < 1.0:
                 pause = (1.0 - available) / spec.rate
                 self._clock.sleep(pause)
