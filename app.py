@@ -9,7 +9,6 @@ from chalicelib.observability import logger
 from chalicelib.stock import handlers as stock
 
 app = Chalice(app_name="ozon-seller-ops")
-app.log.setLevel("INFO")
 
 
 @app.on_sqs_message(queue=names.QUEUE_STOCK_PLAN, batch_size=1, name="stock_planner")

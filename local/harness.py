@@ -168,7 +168,7 @@ class LocalStack:
         names = []
         root = _common_root(paths)
         for path in paths:
-            name = path.relative_to(root).as_posix()
+            name = path.resolve().relative_to(root).as_posix()
             self.s3.upload_file(str(path), self.resources.bucket, prefix + name)
             names.append(name)
         manifest = {"files": names, "full": full}
@@ -188,6 +188,7 @@ class LocalStack:
         run = None
         while time.monotonic() < deadline:
             if run is None and journal.latest_seq() > before:
+                # The planner takes its number before it writes the run's row.
                 run = _find_run(journal.latest_seq())
             if progress:
                 progress(journal.get_run(run.run_id) if run else None)
@@ -228,10 +229,10 @@ class LocalStack:
         return checks
 
 
-def _find_run(seq: int) -> StockRun:
+def _find_run(seq: int) -> StockRun | None:
     for run in StockRun.scan(StockRun.seq == seq):
         return run
-    raise LocalRunError(f"planning run {seq} has no journal row; check the planner's log")
+    return None
 
 
 def _common_root(paths: Sequence[Path]) -> Path:

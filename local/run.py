@@ -9,14 +9,20 @@ sandbox, 1 when some pair differs, 2 when the run could not be done.
 
 from __future__ import annotations
 
-import argparse
-import csv
-import logging
 import os
-import sys
-import tempfile
-import time
-from pathlib import Path
+
+# The pipeline logs JSON lines as it does in Lambda; on a terminal only warnings and
+# errors are worth showing, and EMF metric blobs not at all. Set before any import
+# creates the Logger.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from local.harness import LocalRunError, LocalStack, PairCheck, RunReport
 from local.sandbox.faults import FaultConfig
@@ -53,13 +59,18 @@ def exchange_files(source: Path) -> list[Path]:
     return files
 
 
+_last_progress = [""]
+
+
 def print_progress(run) -> None:
     if run is None:
         line = "planning..."
     else:
         line = (f"requests {int(run.requests_sent)}/{int(run.requests_planned)}, applied {int(run.items_applied)}"
                 f"/{int(run.pairs_changed)}, failed {int(run.items_failed)}, retries {int(run.retries)}")
-    print(f"\r{line:<90}", end="", file=sys.stderr, flush=True)
+    if line != _last_progress[0]:
+        _last_progress[0] = line
+        print(f"\r{line:<90}", end="", file=sys.stderr, flush=True)
 
 
 def print_summary(report: RunReport, checks: list[PairCheck], stats: dict) -> None:
@@ -100,8 +111,6 @@ def write_report(path: Path, checks: list[PairCheck], pushed: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     faults = FaultConfig(http_429_share=args.fault_429, http_5xx_share=args.fault_5xx)
     with tempfile.TemporaryDirectory(prefix="ozon-seller-ops-") as work:
         if args.onec:
@@ -121,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             checks = stack.check_pairs(files, report.failures)
             print_summary(report, checks, stack.sandbox.stats())
             if args.report:
-                pushed = {key: value.quantity for key, value in wiring_ledger().items()}
+                pushed = {(f.warehouse_id, f.offer_id): int(f.stock) for f in report.failures}
+                pushed.update({key: value.quantity for key, value in wiring_ledger().items()})
                 write_report(args.report, checks, pushed)
                 print(f"report: {args.report} ({len(checks)} rows)")
             print(f"total wall time {time.monotonic() - started:.1f} s", file=sys.stderr)

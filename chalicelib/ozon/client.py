@@ -259,7 +259,9 @@ def _decode_object(path: str, response: requests.Response) -> dict[str, Any]:
         ) from error
     if not isinstance(payload, dict):
         raise OzonContractError(
-            path, response.status_code, message=f"response body is not a JSON object: {response.text}"
+            path,
+            response.status_code,
+            message=f"response body is not a JSON object: {response.text}",
         )
     return payload
 

@@ -118,7 +118,9 @@ def _from_environment(environ: Mapping[str, str]) -> OzonCredentials:
     client_id = environ.get(ENV_CLIENT_ID, "").strip()
     api_key = environ.get(ENV_API_KEY, "").strip()
 
-    missing = [name for name, value in ((ENV_CLIENT_ID, client_id), (ENV_API_KEY, api_key)) if not value]
+    missing = [
+        name for name, value in ((ENV_CLIENT_ID, client_id), (ENV_API_KEY, api_key)) if not value
+    ]
     if missing:
         raise OzonCredentialsError(
             f"Ozon credentials not configured: {', '.join(missing)} not set; set them, "

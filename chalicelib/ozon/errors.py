@@ -134,7 +134,7 @@ class OzonContractError(OzonError):
 
 
 class OzonRequestError(OzonError):
-    """Any other 4xx: Ozon rejected the request as invalid. Retrying the same request fails again."""
+    """Any other 4xx: Ozon rejected the request as invalid, so retrying it unchanged fails again."""
 
     hint = "Fix the request; do not retry it unchanged."
 

@@ -3,8 +3,9 @@
 Response models are tolerant, because Ozon's responses drift from its own schema.
 Unknown fields are ignored, and int64 ids may arrive as strings (pydantic's lax mode
 converts them). A `null` in place of a list or a string means "empty", and timestamps
-come in several ISO forms. Fields that a caller acts on (ids, quantities, `updated`) stay required, so a
-body without them fails validation and the client reports a broken contract.
+come in several ISO forms. Fields that a caller acts on (ids, quantities, `updated`)
+stay required, so a body without them fails validation and the client reports a
+broken contract.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def parse_timestamp(value: object) -> datetime | None:
 
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        raise ValueError(f"invalid timestamp {value!r}: expected ISO 8601, e.g. 2026-01-31T12:00:00Z")
+        raise ValueError(
+            f"invalid timestamp {value!r}: expected ISO 8601, e.g. 2026-01-31T12:00:00Z"
+        )
 
     year = int(match["year"])
     if year in (_NO_END_YEAR, _NOT_SET_YEAR):
@@ -181,8 +184,7 @@ class StockUpdateResponse(OzonModel):
 
 
 class Warehouse(OzonModel):
-    """An FBS or rFBS warehouse of the seller, as `/v1/warehouse/list` and
-    `/v2/warehouse/list` both describe it.
+    """An FBS or rFBS warehouse of the seller, in the fields v1 and v2 of the list share.
 
     `status` is `created` for an active warehouse; other values Ozon documents are
     `new`, `disabled`, `blocked`, `disabled_due_to_limit` and `error`. `working_days`
