@@ -34,10 +34,8 @@ from chalicelib.ozon.models import (
     WarehouseStocksPage,
 )
 
-# TODO: move to /v2/warehouse/list (cursor paging, `warehouses[]`). The April 2026 Ozon
-# Seller API docs announce that v1 is switched off on 7 Apr 2026; the local sandbox
-# serves only v1 so far.
-PATH_WAREHOUSE_LIST = "/v1/warehouse/list"
+# /v1/warehouse/list was switched off on 7 Apr 2026 (Ozon Seller API docs, April 2026).
+PATH_WAREHOUSE_LIST = "/v2/warehouse/list"
 PATH_STOCKS_UPDATE = "/v2/products/stocks"
 PATH_PRODUCT_STOCKS = "/v4/product/info/stocks"
 PATH_WAREHOUSE_STOCKS = "/v1/product/info/warehouse/stocks"
@@ -91,23 +89,18 @@ class OzonClient:
     # ------------------------------------------------------------ methods
 
     def list_warehouses(self) -> list[Warehouse]:
-        """Return every FBS and rFBS warehouse of the seller (`/v1/warehouse/list`)."""
-        warehouses: dict[int, Warehouse] = {}
-        offset = 0
+        """Return every FBS and rFBS warehouse of the seller (`/v2/warehouse/list`)."""
+        warehouses: list[Warehouse] = []
+        cursor = ""
         while True:
-            body = {"limit": MAX_WAREHOUSE_PAGE, "offset": offset}
-            page = self._call(PATH_WAREHOUSE_LIST, body, WarehouseListResponse).result
-            new = {w.warehouse_id: w for w in page if w.warehouse_id not in warehouses}
-            warehouses.update(new)
-
-            if len(page) < MAX_WAREHOUSE_PAGE:
-                return list(warehouses.values())
-            # A full page of known warehouses means the offset was ignored.
-            if not new:
-                raise OzonContractError(
-                    PATH_WAREHOUSE_LIST, 200, message=f"offset {offset} returned no new warehouses"
-                )
-            offset += len(page)
+            body: dict[str, Any] = {"limit": MAX_WAREHOUSE_PAGE}
+            if cursor:
+                body["cursor"] = cursor
+            page = self._call(PATH_WAREHOUSE_LIST, body, WarehouseListResponse)
+            warehouses.extend(page.warehouses)
+            if not page.has_next or not page.cursor:
+                return warehouses
+            cursor = _next_cursor(PATH_WAREHOUSE_LIST, cursor, page.cursor)
 
     def update_stocks(self, items: Sequence[StockUpdate]) -> list[StockUpdateResult]:
         """Set the available stock of up to 100 (offer, warehouse) pairs.

@@ -207,9 +207,11 @@ class Warehouse(OzonModel):
 
 
 class WarehouseListResponse(OzonModel):
-    """Body of a `/v1/warehouse/list` response."""
+    """Body of a `/v2/warehouse/list` response."""
 
-    result: Annotated[list[Warehouse], EmptyIfNull] = Field(default_factory=list)
+    warehouses: Annotated[list[Warehouse], EmptyIfNull] = Field(default_factory=list)
+    cursor: StringOrEmpty = ""
+    has_next: bool = False
 
 
 # ---------------------------------------------------------------- /v4/product/info/stocks

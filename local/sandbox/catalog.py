@@ -16,7 +16,7 @@ _FIRST_SKU = 1_470_350_110
 
 @dataclass(frozen=True)
 class Warehouse:
-    """A warehouse as `/v1/warehouse/list` describes it.
+    """A warehouse as `/v2/warehouse/list` describes it.
 
     `owned` is False for a warehouse that exists but belongs to another seller, so
     stock sent there is rejected with WAREHOUSE_NOT_FOUND.
@@ -34,29 +34,24 @@ class Warehouse:
         return "rfbs" if self.is_rfbs else "fbs"
 
     def to_json(self) -> dict:
-        """Render the `/v1/warehouse/list` item."""
+        """Render the `/v2/warehouse/list` item."""
         return {
             "warehouse_id": self.warehouse_id,
             "name": self.name,
+            "status": self.status,
             "is_rfbs": self.is_rfbs,
             "is_kgt": self.is_kgt,
-            "is_economy": False,
-            "is_karantin": False,
+            "is_express": False,
+            "is_auto_assembly": False,
             "has_entrusted_acceptance": False,
-            "can_print_act_in_advance": False,
-            "first_mile_type": {
-                "dropoff_point_id": "",
-                "dropoff_timeslot_id": 0,
-                "first_mile_is_changing": False,
-                "first_mile_type": "Pickup",
-            },
             "has_postings_limit": False,
             "postings_limit": -1,
             "min_postings_limit": 0,
-            "working_days": ["1", "2", "3", "4", "5"],
-            "min_working_days": 5,
-            "is_timetable_editable": True,
-            "status": self.status,
+            "carriage_label_type": "BIG",
+            "first_mile": {"type": "PICK_UP", "dropoff_point_id": "", "timeslot_id": 0,
+                           "first_mile_is_changing": False},
+            "address_info": {"address": "", "utc": "UTC+03:00"},
+            "working_days": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
         }
 
 

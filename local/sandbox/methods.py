@@ -35,7 +35,14 @@ class OzonMethod:
 
 
 def warehouse_list(sandbox: Sandbox, body: dict) -> dict:
-    return {"result": sandbox.warehouse_list()}
+    """Handle `/v2/warehouse/list`: cursor paging over the seller's warehouses."""
+    limit = _parse_limit(body.get("limit"), WAREHOUSE_PAGE_MAX)
+    wanted = {_as_int(value, "warehouse_ids[]") for value in body.get("warehouse_ids") or []}
+    warehouses = [w for w in sandbox.warehouse_list() if not wanted or w["warehouse_id"] in wanted]
+    start = _parse_cursor(body.get("cursor")) or 0
+    page = warehouses[start:start + limit]
+    has_next = start + limit < len(warehouses)
+    return {"warehouses": page, "cursor": str(start + limit) if has_next else "", "has_next": has_next}
 
 
 def products_stocks(sandbox: Sandbox, body: dict) -> dict:
@@ -88,8 +95,11 @@ def warehouse_stocks(sandbox: Sandbox, body: dict) -> dict:
     return sandbox.warehouse_stocks_page(warehouse_id, after, limit)
 
 
+# /v1/warehouse/list was switched off on 7 Apr 2026 (Ozon Seller API changelog).
+WAREHOUSE_PAGE_MAX = 200
+
 OZON_METHODS: dict[str, OzonMethod] = {
-    "/v1/warehouse/list": OzonMethod(warehouse_list, write=False),
+    "/v2/warehouse/list": OzonMethod(warehouse_list, write=False),
     "/v2/products/stocks": OzonMethod(products_stocks, write=True),
     "/v4/product/info/stocks": OzonMethod(product_info_stocks, write=False),
     "/v1/product/info/warehouse/stocks": OzonMethod(warehouse_stocks, write=False),

@@ -200,7 +200,7 @@ class Sandbox:
     # --- Ozon methods ---------------------------------------------------------------
 
     def warehouse_list(self) -> list[dict]:
-        """Return this seller's warehouses as `/v1/warehouse/list` items."""
+        """Return this seller's warehouses as `/v2/warehouse/list` items."""
         return [w.to_json() for w in self._warehouses.values() if w.owned]
 
     def update_stocks(self, updates: list[StockUpdate]) -> list[dict]:

@@ -171,28 +171,12 @@ def example_reply(spec: dict[str, Any], path: str) -> dict[str, Any]:
     )
 
 
-def warehouse_list_reply() -> dict[str, Any]:
-    # The export has no 200 example for /v1/warehouse/list; this follows its schema.
-    return {
-        "result": [
-            {
-                "warehouse_id": WAREHOUSE_ID,
-                "name": "Main FBS",
-                "is_rfbs": False,
-                "is_kgt": False,
-                "has_entrusted_acceptance": False,
-                "first_mile_type": {
-                    "first_mile_type": "DropOff",
-                    "dropoff_point_id": "1020002075314000",
-                },
-                "has_postings_limit": False,
-                "postings_limit": -1,
-                "min_postings_limit": 10,
-                "working_days": ["1", "2", "3", "4", "5"],
-                "status": "created",
-            }
-        ]
-    }
+def warehouse_list_reply(spec: dict[str, Any]) -> dict[str, Any]:
+    # The documented /v2/warehouse/list example, with a boolean has_next (the example
+    # writes "string" there) so that paging ends.
+    reply = example_reply(spec, "/v2/warehouse/list")
+    reply["has_next"] = False
+    return reply
 
 
 def product_stocks_reply() -> dict[str, Any]:
@@ -224,7 +208,7 @@ def captured(
     spec: dict[str, Any], client: OzonClient, ozon_server: OzonTestServer
 ) -> OzonTestServer:
     """The test server after each client method ran once, with the requests it received."""
-    ozon_server.reply("/v1/warehouse/list", Reply(body=warehouse_list_reply()))
+    ozon_server.reply("/v2/warehouse/list", Reply(body=warehouse_list_reply(spec)))
     ozon_server.reply("/v2/products/stocks", Reply(body=example_reply(spec, "/v2/products/stocks")))
     ozon_server.reply("/v4/product/info/stocks", Reply(body=product_stocks_reply()))
     ozon_server.reply(
@@ -248,7 +232,7 @@ def captured(
 
 
 CLIENT_PATHS = [
-    "/v1/warehouse/list",
+    "/v2/warehouse/list",
     "/v2/products/stocks",
     "/v4/product/info/stocks",
     "/v1/product/info/warehouse/stocks",
@@ -271,17 +255,7 @@ def test_path_in_spec_not_deprecated(spec: dict[str, Any], path: str) -> None:
     assert operation(spec, path).get("deprecated") is not True
 
 
-# The export announces the switch-off of /v1/warehouse/list in its description only,
-# without `deprecated: true`. Strict: the mark fails once the client moves to v2.
-SWITCHED_OFF = pytest.mark.xfail(
-    strict=True, reason="Ozon switches /v1/warehouse/list off on 7 Apr 2026; use /v2/warehouse/list"
-)
-
-
-@pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, marks=SWITCHED_OFF) if p == "/v1/warehouse/list" else p for p in CLIENT_PATHS],
-)
+@pytest.mark.parametrize("path", CLIENT_PATHS)
 def test_path_has_no_switch_off_notice(spec: dict[str, Any], path: str) -> None:
     # GIVEN a path the client calls THEN its description announces no switch-off
     description = operation(spec, path).get("description", "")
@@ -315,7 +289,7 @@ def test_stock_update_body_valid(spec: dict[str, Any], captured: OzonTestServer)
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/warehouse/list", "/v4/product/info/stocks", "/v1/product/info/warehouse/stocks"],
+    ["/v2/warehouse/list", "/v4/product/info/stocks", "/v1/product/info/warehouse/stocks"],
 )
 def test_read_body_valid(spec: dict[str, Any], captured: OzonTestServer, path: str) -> None:
     # GIVEN the bodies the client sent to a read method
@@ -448,10 +422,9 @@ def test_client_parses_served_examples(
 MODEL_SCHEMAS = [
     (StockUpdateResult, "/v2/products/stocks", ["result", "[]"]),
     (ItemError, "/v2/products/stocks", ["result", "[]", "errors", "[]"]),
-    (Warehouse, "/v1/warehouse/list", ["result", "[]"]),
     (Warehouse, "/v2/warehouse/list", ["warehouses", "[]"]),
     (StockUpdateResponse, "/v2/products/stocks", []),
-    (WarehouseListResponse, "/v1/warehouse/list", []),
+    (WarehouseListResponse, "/v2/warehouse/list", []),
     (ProductStocksPage, "/v4/product/info/stocks", []),
     (ProductStocks, "/v4/product/info/stocks", ["items", "[]"]),
     (StockRow, "/v4/product/info/stocks", ["items", "[]", "stocks", "[]"]),

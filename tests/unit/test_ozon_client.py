@@ -645,12 +645,17 @@ def warehouse(warehouse_id: int | str, status: str = "created", **extra: Any) ->
 
 def test_list_warehouses_one_page(client: OzonClient, ozon_server: OzonTestServer) -> None:
     # GIVEN two warehouses, one with a string id and a null list
-    path = "/v1/warehouse/list"
+    path = "/v2/warehouse/list"
     ozon_server.reply(
         path,
         Reply(
             body={
-                "result": [warehouse("22142605386000"), warehouse(2, "disabled", working_days=None)]
+                "warehouses": [
+                    warehouse("22142605386000"),
+                    warehouse(2, "disabled", working_days=None),
+                ],
+                "cursor": "",
+                "has_next": False,
             }
         ),
     )
@@ -662,30 +667,33 @@ def test_list_warehouses_one_page(client: OzonClient, ozon_server: OzonTestServe
     assert [w.warehouse_id for w in warehouses] == [22142605386000, 2]
     assert [w.is_active for w in warehouses] == [True, False]
     assert warehouses[1].working_days == []
-    assert ozon_server.bodies(path) == [{"limit": 200, "offset": 0}]
+    assert ozon_server.bodies(path) == [{"limit": 200}]
 
 
-def test_list_warehouses_offset_paging(client: OzonClient, ozon_server: OzonTestServer) -> None:
-    # GIVEN a full page of 200 warehouses, then one more
-    path = "/v1/warehouse/list"
+def test_list_warehouses_cursor_paging(client: OzonClient, ozon_server: OzonTestServer) -> None:
+    # GIVEN a first page that says more follow, then a last page
+    path = "/v2/warehouse/list"
     ozon_server.reply(
         path,
-        Reply(body={"result": [warehouse(i) for i in range(1, 201)]}),
-        Reply(body={"result": [warehouse(201)]}),
+        Reply(body={"warehouses": [warehouse(i) for i in range(1, 201)], "cursor": "c1",
+                    "has_next": True}),
+        Reply(body={"warehouses": [warehouse(201)], "cursor": "", "has_next": False}),
     )
 
-    # WHEN listed THEN both pages are joined and the second starts at offset 200
+    # WHEN listed THEN both pages are joined and the second asks with the cursor
     assert len(client.list_warehouses()) == 201
-    assert [body["offset"] for body in ozon_server.bodies(path)] == [0, 200]
+    assert [body.get("cursor") for body in ozon_server.bodies(path)] == [None, "c1"]
 
 
-def test_list_warehouses_ignored_offset(client: OzonClient, ozon_server: OzonTestServer) -> None:
-    # GIVEN a server that returns the same full page for every offset
-    path = "/v1/warehouse/list"
-    ozon_server.reply(path, Reply(body={"result": [warehouse(i) for i in range(1, 201)]}))
+def test_list_warehouses_repeated_cursor(client: OzonClient, ozon_server: OzonTestServer) -> None:
+    # GIVEN a server that hands back the same cursor forever
+    path = "/v2/warehouse/list"
+    ozon_server.reply(
+        path, Reply(body={"warehouses": [warehouse(1)], "cursor": "c1", "has_next": True})
+    )
 
     # WHEN listed THEN paging stops with a contract error after the repeat
-    with pytest.raises(OzonContractError, match="no new warehouses"):
+    with pytest.raises(OzonContractError, match="repeats"):
         client.list_warehouses()
     assert len(ozon_server.requests) == 2
 

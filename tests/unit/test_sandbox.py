@@ -69,17 +69,34 @@ def api(server: SandboxServer) -> Api:
 def test_warehouse_list_shape(api: Api) -> None:
     # GIVEN the default sandbox
     # WHEN the seller lists warehouses
-    response = api.post("/v1/warehouse/list", {})
+    response = api.post("/v2/warehouse/list", {"limit": 200})
 
     # THEN only the seller's own warehouses come back, in the documented shape
     assert response.status_code == 200
-    warehouses = {w["warehouse_id"]: w for w in response.json()["result"]}
+    warehouses = {w["warehouse_id"]: w for w in response.json()["warehouses"]}
     assert set(warehouses) == {MAIN_WAREHOUSE_ID, RFBS_WAREHOUSE_ID}
     main = warehouses[MAIN_WAREHOUSE_ID]
     assert main["name"] == "Основной склад"
     assert main["is_rfbs"] is False
     assert main["is_kgt"] is False
     assert main["status"] == "created"
+    assert response.json()["has_next"] is False
+
+
+def test_warehouse_list_pages_by_cursor(api: Api) -> None:
+    # GIVEN pages of one warehouse each
+    first = api.post("/v2/warehouse/list", {"limit": 1}).json()
+    second = api.post("/v2/warehouse/list", {"limit": 1, "cursor": first["cursor"]}).json()
+
+    # THEN the first page says more follow and the second is the last
+    assert first["has_next"] is True
+    assert second["has_next"] is False
+    assert first["warehouses"][0]["warehouse_id"] != second["warehouses"][0]["warehouse_id"]
+
+
+def test_old_warehouse_list_is_gone(api: Api) -> None:
+    # GIVEN the method Ozon switched off on 7 Apr 2026 THEN it answers 404
+    assert api.post("/v1/warehouse/list", {}).status_code == 404
 
 
 def test_update_applies_and_reads_back(server: SandboxServer, api: Api) -> None:
@@ -120,7 +137,7 @@ def test_update_applies_and_reads_back(server: SandboxServer, api: Api) -> None:
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/v1/warehouse/list", {}),
+        ("/v2/warehouse/list", {"limit": 200}),
         (STOCKS, {"stocks": [{"offer_id": "PH11042", "stock": 4,
                               "warehouse_id": MAIN_WAREHOUSE_ID}]}),
         ("/v4/product/info/stocks", {"cursor": "", "filter": {"visibility": "ALL"}, "limit": 5}),
@@ -264,16 +281,16 @@ def test_80_per_minute_is_sliding(server: SandboxServer, api: Api, clock: Manual
 def test_50_per_second_limit(api: Api, clock: ManualClock) -> None:
     # GIVEN 50 read requests in the same virtual second
     for _ in range(50):
-        assert api.post("/v1/warehouse/list", {}).status_code == 200
+        assert api.post("/v2/warehouse/list", {"limit": 200}).status_code == 200
 
     # WHEN the 51st arrives
-    response = api.post("/v1/warehouse/list", {})
+    response = api.post("/v2/warehouse/list", {"limit": 200})
 
     # THEN it gets 429 with Retry-After: 1, and the next second is free again
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "1"
     clock.advance(1)
-    assert api.post("/v1/warehouse/list", {}).status_code == 200
+    assert api.post("/v2/warehouse/list", {"limit": 200}).status_code == 200
 
 
 def test_pair_30_second_rule(server: SandboxServer, api: Api, clock: ManualClock) -> None:
@@ -656,7 +673,7 @@ def test_reads_skip_faults_by_default(server: SandboxServer, api: Api, clock: Ma
     server.sandbox.set_faults(FaultConfig(http_5xx_share=1.0))
 
     # WHEN a read and a write are sent
-    read = api.post("/v1/warehouse/list", {})
+    read = api.post("/v2/warehouse/list", {"limit": 200})
     write = api.push(("HC-00000", 1, MAIN_WAREHOUSE_ID))
 
     # THEN the read is clean and the write fails
@@ -665,7 +682,7 @@ def test_reads_skip_faults_by_default(server: SandboxServer, api: Api, clock: Ma
 
     # AND with faults_on_reads the read fails too
     server.sandbox.set_faults(faults_on_reads=True)
-    assert api.post("/v1/warehouse/list", {}).status_code >= 500
+    assert api.post("/v2/warehouse/list", {"limit": 200}).status_code >= 500
 
 
 def test_slow_answer_still_applies(server: SandboxServer, api: Api) -> None:
@@ -789,7 +806,7 @@ def test_standalone_reads_key_from_env() -> None:
                                stderr=subprocess.PIPE, text=True)
     try:
         base_url = process.stdout.readline().strip()
-        response = Api(base_url).post("/v1/warehouse/list", {})
+        response = Api(base_url).post("/v2/warehouse/list", {"limit": 200})
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=10)
