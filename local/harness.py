@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import boto3
 
 from chalicelib.clock import ScaledClock
+from chalicelib.onec.csv_export import CsvFormat
 from chalicelib.onec.reader import read_stock_exchange
 from chalicelib.ozon.client import OzonClient
 from chalicelib.ozon.credentials import OzonCredentials
@@ -32,7 +33,7 @@ from chalicelib.settings import settings_from_env
 from chalicelib.stock import wiring
 from chalicelib.stock.mapping import map_offers
 from chalicelib.stock.planner import resolve_routes
-from chalicelib.storage.journal import StockFailure, StockRun
+from chalicelib.storage.journal import InputProblem, StockFailure, StockRun
 from chalicelib.storage.ledger import PairKey
 from local.pump import EventPump
 from local.sandbox.faults import FaultConfig
@@ -65,6 +66,7 @@ class RunReport:
     input_errors: int
     elapsed_seconds: float
     failures: list[StockFailure] = field(default_factory=list)
+    input_problems: list[InputProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -157,7 +159,7 @@ class LocalStack:
     def expected_on_hand(self, paths: Sequence[Path]) -> dict[PairKey, int]:
         """On-hand quantity by pair, read from the files with the configured mapping."""
         routes = resolve_routes(self.settings, self.ozon_client())
-        exchange = read_stock_exchange(list(paths))
+        exchange = read_stock_exchange(list(paths), csv_format=CsvFormat(**self.settings.csv_format))
         return map_offers(exchange.offers(), self.settings.offer_id_source, routes).on_hand
 
     # --- running the pipeline ---------------------------------------------------
@@ -210,7 +212,8 @@ class LocalStack:
             requests_sent=int(run.requests_sent), items_applied=int(run.items_applied),
             items_failed=int(run.items_failed), items_superseded=int(run.items_superseded),
             retries=int(run.retries), failed_by_code={k: int(v) for k, v in run.failed_by_code.as_dict().items()},
-            input_errors=int(run.input_errors), elapsed_seconds=elapsed, failures=journal.failures(run_id))
+            input_errors=int(run.input_errors), elapsed_seconds=elapsed, failures=journal.failures(run_id),
+            input_problems=journal.input_problems(run_id))
 
     def check_pairs(self, paths: Sequence[Path], failures: Sequence[StockFailure]) -> list[PairCheck]:
         """Read stock back from Ozon and compare every pair with on hand minus reserved."""

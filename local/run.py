@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="share of offers with units reserved for unshipped postings (default 0.05)")
     parser.add_argument("--fault-429", type=float, default=0.0, help="share of stock requests answered HTTP 429")
     parser.add_argument("--fault-5xx", type=float, default=0.0, help="share of stock requests answered HTTP 5xx")
+    parser.add_argument("--offer-id-source", choices=["article", "code", "id"],
+                        help="which 1C field becomes Ozon's offer_id (default: OFFER_ID_SOURCE or article)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the run (default 900)")
     return parser.parse_args(argv)
 
@@ -95,6 +97,12 @@ def print_summary(report: RunReport, checks: list[PairCheck], stats: dict) -> No
     ]
     for name, value in rows:
         print(f"{name:>22}: {value}")
+    problems = report.input_problems
+    if problems:
+        print(f"input problems ({len(problems)}, the first 10):")
+        for problem in problems[:10]:
+            where = problem.source if not problem.offer else f"{problem.source}, offer {problem.offer}"
+            print(f"  {problem.severity.upper()} {where}: {problem.message}")
     for check in mismatched[:20]:
         print(f"  DIFFERS {check.offer_id} @ {check.warehouse_id}: expected {check.expected}, "
               f"Ozon has {check.ozon_stock}")
@@ -111,6 +119,8 @@ def write_report(path: Path, checks: list[PairCheck], pushed: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.offer_id_source:
+        os.environ["OFFER_ID_SOURCE"] = args.offer_id_source
     faults = FaultConfig(http_429_share=args.fault_429, http_5xx_share=args.fault_5xx)
     with tempfile.TemporaryDirectory(prefix="ozon-seller-ops-") as work:
         if args.onec:

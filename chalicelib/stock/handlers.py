@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.observability import logger, metrics
+from chalicelib.onec.csv_export import CsvFormat
 from chalicelib.onec.reader import read_stock_exchange
 from chalicelib.stock import wiring
 from chalicelib.stock.messages import StockPlanContinuation, StockPlanRequest
@@ -65,14 +66,13 @@ def plan_uploaded_exchange(prefix: str, *, full: bool) -> PlanResult:
     deps = wiring.planner_deps()
     manifest = _read_manifest(deps.blobs, prefix)
     with tempfile.TemporaryDirectory(prefix="exchange-") as folder:
-        paths = []
         for name in manifest["files"]:
             target = Path(folder, name)
             if not target.resolve().is_relative_to(Path(folder).resolve()):
                 raise ValueError(f"manifest {prefix}{MANIFEST_NAME} names a file outside the exchange: {name!r}")
             deps.blobs.download(prefix + name, target)
-            paths.append(target)
-        exchange = read_stock_exchange(paths)
+        # Reading the folder names files by their path in the exchange, not the temp path.
+        exchange = read_stock_exchange([folder], csv_format=CsvFormat(**deps.settings.csv_format))
         result = plan_exchange(exchange, source=prefix, deps=deps, full=full or manifest.get("full", False))
     deps.blobs.put_json(LATEST_EXCHANGE_KEY, {"prefix": prefix})
     return result

@@ -2,7 +2,8 @@
 
 Which 1C field becomes Ozon's `offer_id` (article, code or id) and which 1C warehouses
 feed which Ozon warehouse are configuration. Two 1C offers that map to one `offer_id`
-are both reported and neither is pushed: picking one would be a guess.
+are both reported and neither is pushed: picking one would be a guess. Issue texts are
+Russian, because the seller's operators fix them in 1C.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ OfferIdSource = Literal["article", "code", "id"]
 # Ozon rejects offer ids longer than this.
 OZON_OFFER_ID_MAX = 50
 ALL_WAREHOUSES = "*"
+# A duplicate id's message names this many of the offers that share it.
+NAMED_DUPLICATES = 3
+FIELD_NAMES = {"article": "артикула", "code": "кода", "id": "идентификатора"}
 
 
 @dataclass
@@ -63,13 +67,13 @@ def map_offers(
         offer_id = offer_id_of(offer, source)
         if offer_id is None:
             mapped.issues.append(InputIssue(offer.source, offer.onec_id, None,
-                f"the offer has no {source}, so it has no Ozon offer_id; fill it in 1C "
-                f"or choose another OFFER_ID_SOURCE (article, code, id)"))
+                f"у предложения нет {FIELD_NAMES[source]}, поэтому нет offer_id для Ozon; заполните "
+                "его в 1С или выберите другой OFFER_ID_SOURCE (article, code, id)"))
             continue
         if len(offer_id) > OZON_OFFER_ID_MAX:
             mapped.issues.append(InputIssue(offer.source, offer.onec_id, offer_id,
-                f"offer_id {offer_id!r} is longer than Ozon's {OZON_OFFER_ID_MAX} characters; "
-                "shorten it in 1C or choose another OFFER_ID_SOURCE"))
+                f"offer_id {offer_id!r} длиннее {OZON_OFFER_ID_MAX} символов, которые принимает Ozon; "
+                "сократите его в 1С или выберите другой OFFER_ID_SOURCE"))
             continue
         if offer_id in duplicated:
             duplicated[offer_id].append(offer)
@@ -82,11 +86,12 @@ def map_offers(
     for offer_id, offer in owners.items():
         _add_pairs(mapped, offer_id, offer, routes)
     for offer_id, copies in duplicated.items():
-        names = ", ".join(f"{copy.onec_id} ({copy.source})" for copy in copies)
+        names = ", ".join(copy.onec_id for copy in copies[:NAMED_DUPLICATES])
+        more = f" и ещё {len(copies) - NAMED_DUPLICATES}" if len(copies) > NAMED_DUPLICATES else ""
         for copy in copies:
             mapped.issues.append(InputIssue(copy.source, copy.onec_id, offer_id,
-                f"offer_id {offer_id!r} is shared by {len(copies)} 1C offers: {names}; "
-                "none of them is pushed until the ids are made unique in 1C"))
+                f"offer_id {offer_id!r} общий у {len(copies)} предложений 1С ({names}{more}); "
+                "ни одно из них не передаётся, пока идентификаторы в 1С не станут уникальными"))
     return mapped
 
 
@@ -95,7 +100,7 @@ def _add_pairs(mapped: MappedStock, offer_id: str, offer: StockOffer, routes: Se
         quantity = route_quantity(offer, route)
         if quantity is None:
             mapped.issues.append(InputIssue(offer.source, offer.onec_id, None,
-                f"the offer has no stock for 1C warehouses {route.onec_warehouses} that feed Ozon "
-                f"warehouse {route.ozon_warehouse_id}; the pair keeps its current stock"))
+                f"нет остатков по складам 1С {route.onec_warehouses} для склада Ozon "
+                f"{route.ozon_warehouse_id}; на Ozon остаётся прежний остаток"))
             continue
         mapped.on_hand[(route.ozon_warehouse_id, offer_id)] = quantity

@@ -152,8 +152,8 @@ def _desired_on_hand(exchange: StockExchange, parsed: dict[PairKey, int], issues
     if any(issue.severity == "error" for issue in issues):
         # An offer rejected for bad data is absent too; zeroing it would be a guess.
         issues.append(InputIssue("exchange", None, str(len(gone)),
-            f"{len(gone)} pairs of the previous export are missing from this one; they keep their "
-            "stock because the export has errors. Fix the errors and upload it again", "warning"))
+            f"{len(gone)} позиций прошлой выгрузки нет в этой; их остатки не обнуляются, потому что "
+            "в выгрузке есть ошибки. Исправьте ошибки и выгрузите снова", "warning"))
         return {**{key: before[key] for key in gone}, **parsed}
     return {**{key: 0 for key in gone}, **parsed}
 

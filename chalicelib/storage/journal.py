@@ -156,6 +156,12 @@ class Journal:
         except PynamoDBException as error:
             raise self._error("BatchWriteItem", error) from error
 
+    def input_problems(self, run_id: str) -> list[InputProblem]:
+        try:
+            return list(InputProblem.query(f"run#{run_id}", InputProblem.sk.startswith("input#")))
+        except PynamoDBException as error:
+            raise self._error("Query", error) from error
+
     def failures(self, run_id: str) -> list[StockFailure]:
         try:
             return list(StockFailure.query(f"run#{run_id}", StockFailure.sk.startswith("fail#")))
@@ -214,3 +220,6 @@ class InMemoryJournal:
 
     def failures(self, run_id: str) -> list[StockFailure]:
         return list(self.failures_by_run.get(run_id, {}).values())
+
+    def input_problems(self, run_id: str) -> list[InputProblem]:
+        return list(self.problems.get(run_id, []))

@@ -85,6 +85,7 @@ def test_mapping_reports_duplicate_offer_ids():
     assert mapped.on_hand == {(WAREHOUSE, "HC-2"): 5}
     assert [issue.offer for issue in mapped.issues] == ["a", "b"]
     assert all("'HC-1'" in issue.message for issue in mapped.issues)
+    assert all("a, b" in issue.message for issue in mapped.issues)
 
 
 def test_mapping_sums_routed_warehouses():
@@ -212,7 +213,7 @@ def test_export_with_errors_keeps_vanished_offers(deps_factory):
 
     # THEN HC-2 keeps its 5 units instead of being zeroed, and a warning says why
     assert {i["offer_id"]: i["stock"] for i in sent_items(deps.push_queue)}["HC-2"] == 5
-    assert any("keep their stock" in issue.message for issue in result.issues)
+    assert any("не обнуляются" in issue.message for issue in result.issues)
 
 
 def test_long_run_continues_in_waves(deps_factory):
