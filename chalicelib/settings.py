@@ -54,6 +54,9 @@ class Settings(BaseModel):
     alert_language: Literal["ru", "en"] = "ru"
 
     offer_id_source: Literal["article", "code", "id"] = "article"
+    # Columns of a CSV stock export, as keyword arguments of chalicelib.onec.csv_export.CsvFormat
+    # (header names; null for a column the file lacks), e.g. {"code": null, "delimiter": ","}.
+    csv_format: dict = Field(default_factory=dict)
     warehouse_routes: list[WarehouseRoute] = Field(default_factory=list)
 
     # Stock request budget: Ozon allows 80 requests a minute per seller for
@@ -70,11 +73,35 @@ class Settings(BaseModel):
     clock_speed: float = Field(default=1.0, gt=0)
     clock_origin: float | None = None
 
-    @field_validator("warehouse_routes", mode="before")
+    # FBS shipments. The push token is the secret path segment of the webhook URL; in
+    # production it comes from the Secrets Manager secret named here.
+    table_postings: str = "postings"
+    table_fbs_journal: str = "fbs-journal"
+    table_print_batches: str = "print-batches"
+    ozon_push_token: str | None = None
+    ozon_push_token_secret_name: str | None = None
+    # Ozon's published sender ranges (Ozon Seller API docs, push notifications).
+    ozon_push_cidrs: list[str] = Field(
+        default_factory=lambda: ["195.34.21.0/24", "185.73.192.0/22", "91.223.93.0/24"])
+    fbs_auto_pack: bool = False
+    # Ozon advises asking for a label 45-60 s after packing.
+    fbs_label_delay_seconds: int = Field(default=60, ge=45, le=900)
+    fbs_ship_by_warning_hours: float = Field(default=4.0, gt=0)
+    fbs_poll_lookahead_days: int = Field(default=7, ge=1, le=30)
+    fbs_presign_seconds: int = Field(default=600, ge=60, le=3600)
+
+    @field_validator("ozon_push_cidrs", mode="before")
     @classmethod
-    def _parse_routes(cls, value: object) -> object:
+    def _parse_cidrs(cls, value: object) -> object:
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else []
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("warehouse_routes", "csv_format", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else None
         return value
 
 
@@ -96,6 +123,7 @@ _ENV_FIELDS = {
     "ALERTS_TOPIC_ARN": "alerts_topic_arn",
     "ALERT_LANGUAGE": "alert_language",
     "OFFER_ID_SOURCE": "offer_id_source",
+    "CSV_FORMAT": "csv_format",
     "WAREHOUSE_ROUTES": "warehouse_routes",
     "STOCK_REQUESTS_PER_MINUTE": "stock_requests_per_minute",
     "STOCK_LIMITER_BURST": "stock_limiter_burst",
@@ -106,6 +134,17 @@ _ENV_FIELDS = {
     "JOURNAL_TTL_DAYS": "journal_ttl_days",
     "CLOCK_SPEED": "clock_speed",
     "CLOCK_ORIGIN": "clock_origin",
+    "TABLE_POSTINGS": "table_postings",
+    "TABLE_FBS_JOURNAL": "table_fbs_journal",
+    "TABLE_PRINT_BATCHES": "table_print_batches",
+    "OZON_PUSH_TOKEN": "ozon_push_token",
+    "OZON_PUSH_TOKEN_SECRET_NAME": "ozon_push_token_secret_name",
+    "OZON_PUSH_CIDRS": "ozon_push_cidrs",
+    "FBS_AUTO_PACK": "fbs_auto_pack",
+    "FBS_LABEL_DELAY_SECONDS": "fbs_label_delay_seconds",
+    "FBS_SHIP_BY_WARNING_HOURS": "fbs_ship_by_warning_hours",
+    "FBS_POLL_LOOKAHEAD_DAYS": "fbs_poll_lookahead_days",
+    "FBS_PRESIGN_SECONDS": "fbs_presign_seconds",
 }
 
 
@@ -120,7 +159,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         if isinstance(error, ValidationError):
             bad = [env_names.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors()]
         else:
-            bad = ["WAREHOUSE_ROUTES"]
+            bad = ["WAREHOUSE_ROUTES or CSV_FORMAT (not valid JSON)"]
         raise SettingsError(f"invalid configuration in {', '.join(bad)}: {error}") from error
 
 
