@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal, Mapping
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 
 class SettingsError(ValueError):
@@ -62,7 +63,9 @@ class Settings(BaseModel):
     # Stock request budget: Ozon allows 80 requests a minute per seller for
     # /v2/products/stocks; planning below it keeps the run free of HTTP 429.
     stock_requests_per_minute: float = Field(default=75.0, gt=0, le=80)
-    stock_limiter_burst: int = Field(default=5, ge=1)
+    # The limiter lets through at most burst + rate * 60 s requests in any minute; 78 leaves
+    # room for requests that reach Ozon a little later or earlier than they were allowed.
+    stock_limiter_burst: int = Field(default=3, ge=1)
     global_requests_per_second: float = Field(default=40.0, gt=0, le=50)
     max_delay_seconds: int = Field(default=900, ge=1, le=900)
     max_item_attempts: int = Field(default=8, ge=1)
@@ -72,6 +75,18 @@ class Settings(BaseModel):
 
     clock_speed: float = Field(default=1.0, gt=0)
     clock_origin: float | None = None
+
+    # Price sync. The guard blocks a level more than this percent below the SKU's cost;
+    # Ozon takes at most 10 price changes per product per hour.
+    table_prices: str = "prices"
+    price_guard_threshold_percent: Decimal = Field(default=Decimal(3), ge=0, lt=100)
+    price_changes_per_hour: int = Field(default=10, ge=1, le=10)
+    price_old_gap_policy: Literal["raise", "clear"] = "raise"
+    price_account_currency: Literal["RUB", "BYN", "KZT", "EUR", "USD", "CNY"] = "RUB"
+    price_requests_per_minute: float = Field(default=30.0, gt=0, le=600)
+    price_min_for_auto_actions: bool = True
+    price_readback_delay_seconds: int = Field(default=120, ge=0, le=900)
+    onec_price_type_id: str | None = None
 
     # FBS shipments. The push token is the secret path segment of the webhook URL; in
     # production it comes from the Secrets Manager secret named here.
@@ -90,12 +105,29 @@ class Settings(BaseModel):
     fbs_poll_lookahead_days: int = Field(default=7, ge=1, le=30)
     fbs_presign_seconds: int = Field(default=600, ge=60, le=3600)
 
+    # Label printing. The print agent and the operator screen each authenticate with a
+    # bearer token; in production both come from the Secrets Manager secrets named here.
+    print_keep_label_second_page: bool = False
+    print_font_path: str | None = None
+    print_agent_token: str | None = None
+    print_agent_token_secret_name: str | None = None
+    operator_token: str | None = None
+    operator_token_secret_name: str | None = None
+
     @field_validator("ozon_push_cidrs", mode="before")
     @classmethod
     def _parse_cidrs(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _check_stock_budget(self) -> "Settings":
+        if self.stock_requests_per_minute + self.stock_limiter_burst > 80:
+            raise ValueError(
+                f"STOCK_REQUESTS_PER_MINUTE ({self.stock_requests_per_minute}) plus STOCK_LIMITER_BURST "
+                f"({self.stock_limiter_burst}) exceeds Ozon's 80 stock requests a minute; lower one of them")
+        return self
 
     @field_validator("warehouse_routes", "csv_format", mode="before")
     @classmethod
@@ -134,6 +166,15 @@ _ENV_FIELDS = {
     "JOURNAL_TTL_DAYS": "journal_ttl_days",
     "CLOCK_SPEED": "clock_speed",
     "CLOCK_ORIGIN": "clock_origin",
+    "TABLE_PRICES": "table_prices",
+    "PRICE_GUARD_THRESHOLD_PERCENT": "price_guard_threshold_percent",
+    "PRICE_CHANGES_PER_HOUR": "price_changes_per_hour",
+    "PRICE_OLD_GAP_POLICY": "price_old_gap_policy",
+    "PRICE_ACCOUNT_CURRENCY": "price_account_currency",
+    "PRICE_REQUESTS_PER_MINUTE": "price_requests_per_minute",
+    "PRICE_MIN_FOR_AUTO_ACTIONS": "price_min_for_auto_actions",
+    "PRICE_READBACK_DELAY_SECONDS": "price_readback_delay_seconds",
+    "ONEC_PRICE_TYPE_ID": "onec_price_type_id",
     "TABLE_POSTINGS": "table_postings",
     "TABLE_FBS_JOURNAL": "table_fbs_journal",
     "TABLE_PRINT_BATCHES": "table_print_batches",
@@ -145,6 +186,12 @@ _ENV_FIELDS = {
     "FBS_SHIP_BY_WARNING_HOURS": "fbs_ship_by_warning_hours",
     "FBS_POLL_LOOKAHEAD_DAYS": "fbs_poll_lookahead_days",
     "FBS_PRESIGN_SECONDS": "fbs_presign_seconds",
+    "PRINT_KEEP_LABEL_SECOND_PAGE": "print_keep_label_second_page",
+    "PRINT_FONT_PATH": "print_font_path",
+    "PRINT_AGENT_TOKEN": "print_agent_token",
+    "PRINT_AGENT_TOKEN_SECRET_NAME": "print_agent_token_secret_name",
+    "OPERATOR_TOKEN": "operator_token",
+    "OPERATOR_TOKEN_SECRET_NAME": "operator_token_secret_name",
 }
 
 
@@ -157,7 +204,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     except (ValidationError, json.JSONDecodeError) as error:
         env_names = {field: name for name, field in _ENV_FIELDS.items()}
         if isinstance(error, ValidationError):
-            bad = [env_names.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors()]
+            fields = [str(e["loc"][0]) if e["loc"] else "" for e in error.errors()]
+            bad = [env_names.get(field, field or "the stock budget") for field in fields]
         else:
             bad = ["WAREHOUSE_ROUTES or CSV_FORMAT (not valid JSON)"]
         raise SettingsError(f"invalid configuration in {', '.join(bad)}: {error}") from error

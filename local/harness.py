@@ -44,12 +44,12 @@ INBOX_PREFIX = "inbox/1c/"
 
 
 class LocalRunError(RuntimeError):
-    """The local pipeline did not finish or did not plan; the message says what to check."""
+    """The local pipeline did not finish or did not plan; the message names what to check."""
 
 
 @dataclass
 class RunReport:
-    """What one sync did, from the journal, the pump and the sandbox."""
+    """Counters and failures of one sync, from the journal."""
 
     run_id: str
     seq: int

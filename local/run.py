@@ -3,7 +3,7 @@
     python -m local.run                       # a bundled 4,200-SKU household-chemicals catalog
     python -m local.run --onec FILE_OR_FOLDER --report out.csv
 
-Exit status: 0 when every synced pair holds the expected available quantity in the
+Exit status: 0 when every synced pair has the expected available quantity in the
 sandbox, 1 when some pair differs, 2 when the run could not be done.
 """
 
@@ -57,7 +57,7 @@ def exchange_files(source: Path) -> list[Path]:
         raise FileNotFoundError(f"1C export {source} does not exist; pass a file or a folder with ONEC=")
     files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in EXCHANGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"folder {source} holds no .xml or .csv files of a 1C exchange")
+        raise FileNotFoundError(f"folder {source} contains no .xml or .csv files of a 1C exchange")
     return files
 
 

@@ -41,7 +41,7 @@ def offer_id_of(offer: StockOffer, source: OfferIdSource) -> str | None:
 
 
 def route_quantity(offer: StockOffer, route: WarehouseRoute) -> int | None:
-    """The offer's on-hand quantity for one Ozon warehouse, or None when the export
+    """Compute the offer's on-hand quantity for one Ozon warehouse; None when the export
     has no figure for the 1C warehouses the route names."""
     if offer.deleted:
         return 0

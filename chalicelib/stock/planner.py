@@ -21,7 +21,7 @@ from chalicelib.observability import logger, metrics
 from chalicelib.onec.models import InputIssue, StockExchange
 from chalicelib.settings import Settings, WarehouseRoute
 from chalicelib.stock.mapping import map_offers
-from chalicelib.stock.messages import StockItem, StockPlanContinuation, StockPushMessage
+from chalicelib.stock.messages import StockPlanContinuation
 from chalicelib.stock.schedule import schedule_wave
 from chalicelib.storage.blobs import BlobStore
 from chalicelib.storage.journal import InputProblem, Journal, StockRun
@@ -34,7 +34,7 @@ PLANS_PREFIX = "state/stock/plans/"
 
 
 class PlanningError(RuntimeError):
-    """The run cannot be planned as configured; the message says what to change."""
+    """The run cannot be planned as configured; the message names what to change."""
 
 
 class StockReader(Protocol):
@@ -71,7 +71,7 @@ class PlanResult:
 
 
 def resolve_routes(settings: Settings, ozon: StockReader) -> list[WarehouseRoute]:
-    """The configured routes, or the seller's only active FBS warehouse fed by totals."""
+    """Return the configured routes, or route totals to the seller's only active FBS warehouse."""
     if settings.warehouse_routes:
         return list(settings.warehouse_routes)
     active = [w for w in ozon.list_warehouses()
@@ -106,8 +106,9 @@ def plan_exchange(exchange: StockExchange, source: str, deps: PlannerDeps, *, fu
     logger.append_keys(run_id=run_id)
     deps.blobs.put_json(DESIRED_KEY, {"seq": seq, "pairs": [[w, o, q] for (w, o), q in on_hand.items()]})
 
+    # Plain dicts in StockItem's shape: at 100,000 pairs, a model per item costs seconds.
     requests = [
-        [StockItem(offer_id=offer_id, warehouse_id=warehouse, stock=quantity).model_dump()
+        [{"offer_id": offer_id, "warehouse_id": warehouse, "stock": quantity}
          for (warehouse, offer_id), quantity in changed[start:start + STOCK_REQUEST_MAX_ITEMS]]
         for start in range(0, len(changed), STOCK_REQUEST_MAX_ITEMS)
     ]
@@ -185,8 +186,10 @@ def _queue_wave(deps: PlannerDeps, run_id: str, seq: int, requests: list[list[di
     settings = deps.settings
     wave = schedule_wave(len(requests) - offset, settings.stock_requests_per_minute,
                          settings.max_delay_seconds, deps.clock, deps.rng)
+    # The body is StockPushMessage's shape; workers validate it when they read it.
     messages = [
-        OutgoingMessage(StockPushMessage(run_id=run_id, seq=seq, items=requests[offset + index]).model_dump(), delay)
+        OutgoingMessage({"kind": "stock.push", "run_id": run_id, "seq": seq, "attempt": 0,
+                         "items": requests[offset + index]}, delay)
         for index, delay in enumerate(wave.delays)
     ]
     deps.push_queue.send(messages)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 from functools import lru_cache
 
@@ -31,8 +30,6 @@ from chalicelib.storage.limiter import BucketSpec, DynamoRateLimiter
 from chalicelib.storage.queues import SqsQueue
 
 GLOBAL_BUCKET = "global"
-JOURNAL_TTL = timedelta(days=90)
-_lock = threading.Lock()
 
 
 @lru_cache(maxsize=None)
@@ -65,7 +62,7 @@ def journal() -> Journal:
 def limiter() -> DynamoRateLimiter:
     settings = get_settings()
     buckets = {
-        STOCK_BUCKET: BucketSpec(rate=(80 - settings.stock_limiter_burst) / 60.0, burst=settings.stock_limiter_burst),
+        STOCK_BUCKET: BucketSpec(rate=settings.stock_requests_per_minute / 60.0, burst=settings.stock_limiter_burst),
         GLOBAL_BUCKET: BucketSpec(rate=settings.global_requests_per_second, burst=10),
     }
     return DynamoRateLimiter(client("dynamodb"), settings.table_limits, buckets, clock())

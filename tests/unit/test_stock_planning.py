@@ -12,7 +12,7 @@ from chalicelib.onec.models import StockExchange, StockOffer
 from chalicelib.settings import Settings, WarehouseRoute
 from chalicelib.stock.mapping import map_offers
 from chalicelib.stock.planner import DESIRED_KEY, PlannerDeps, PlanningError, continue_plan, plan_exchange
-from chalicelib.stock.messages import StockPlanContinuation
+from chalicelib.stock.messages import StockPlanContinuation, StockPushMessage
 from chalicelib.stock.schedule import schedule_wave
 from chalicelib.storage.blobs import InMemoryBlobStore
 from chalicelib.storage.journal import InMemoryJournal
@@ -144,6 +144,8 @@ def test_plan_subtracts_reserved_and_chunks_by_100(deps_factory):
     # THEN 3 requests carry all 250 pairs, with reserved units taken off and never below 0
     assert result.requests_planned == 3
     assert [len(m.body["items"]) for m in deps.push_queue.sent] == [100, 100, 50]
+    for message in deps.push_queue.sent:
+        StockPushMessage.model_validate(message.body)
     stocks = {item["offer_id"]: item["stock"] for item in sent_items(deps.push_queue)}
     assert stocks["HC-0003"] == 3
     assert stocks["HC-0004"] == 0
