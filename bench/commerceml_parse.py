@@ -9,8 +9,8 @@ process, so that `ru_maxrss` is the peak of that case alone:
 - `offers.xml`: `read_stock_exchange` on the offers file alone;
 - `import.xml + offers.xml`: the same with the goods join.
 
-Time is the best of `--repeat` runs (other processes on the machine add noise).
-Peak Python heap is measured in a separate run under `tracemalloc`, which slows
+Time is reported as the best and the median of `--repeat` runs, because other
+processes on a shared machine add noise. Peak Python heap is measured in a separate run under `tracemalloc`, which slows
 parsing, so its time is not reported.
 
 Usage: python -m bench.commerceml_parse [--skus 100000] [--warehouses 2] [--repeat 3]
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,18 +86,21 @@ def run_child(case: str, paths: list[str], *, trace: bool) -> dict[str, float]:
 def measure(case: str, paths: list[str], repeat: int, offer_count: int) -> str:
     runs = [run_child(case, paths, trace=False) for _ in range(repeat)]
     best = min(runs, key=lambda run: run["seconds"])
+    median = statistics.median(run["seconds"] for run in runs)
     reference = case in ("expat", "iterparse")
     traced = {"traced_mb": 0.0} if reference else run_child(case, paths, trace=True)
-    rate = offer_count / best["seconds"]
     traced_text = "-" if reference else f"{traced['traced_mb']:.1f}"
-    return f"| {case} | {best['seconds']:.2f} | {rate:,.0f} | {best['rss_mb']:.0f} | {traced_text} |"
+    return (
+        f"| {case} | {best['seconds']:.2f} | {median:.2f} | {offer_count / best['seconds']:,.0f} "
+        f"| {offer_count / median:,.0f} | {best['rss_mb']:.0f} | {traced_text} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Measure the 1C stock parser on a generated CommerceML export.")
     parser.add_argument("--skus", type=int, default=100_000, help="offers in the generated file (default 100000)")
     parser.add_argument("--warehouses", type=int, default=2, help="warehouses per offer (default 2)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the best is reported (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the best and the median are reported (default 3)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
@@ -109,9 +113,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cml-bench-") as folder:
         import_path, offers_path = write_catalog(Path(folder), skus=args.skus, warehouses=args.warehouses)
         size_mb = offers_path.stat().st_size / 2**20
-        print(f"offers.xml: {args.skus:,} offers, {args.warehouses} warehouses, {size_mb:.0f} MB; best of {args.repeat}\n")
-        print("| case | seconds | offers/s | ru_maxrss MB | tracemalloc peak MB |")
-        print("|---|---|---|---|---|")
+        print(f"offers.xml: {args.skus:,} offers, {args.warehouses} warehouses, {size_mb:.0f} MB; {args.repeat} runs\n")
+        print("| case | best s | median s | offers/s (best) | offers/s (median) | ru_maxrss MB | tracemalloc peak MB |")
+        print("|---|---|---|---|---|---|---|")
         print(measure("expat", [str(offers_path)], args.repeat, args.skus))
         print(measure("iterparse", [str(offers_path)], args.repeat, args.skus))
         print(measure("offers.xml", [str(offers_path)], args.repeat, args.skus))

@@ -109,6 +109,10 @@ def measure(skus: int, clock, files: list[Path], endpoint: str, ozon: str, api_k
     resources = create_local_stack(endpoint)
     os.environ.update({"BUCKET": resources.bucket, "ALERTS_TOPIC_ARN": resources.topic_arn})
 
+    from chalicelib.stock import wiring
+
+    wiring.reset()  # adapters built for the previous case point at its servers
+
     import boto3
 
     from chalicelib.onec.reader import read_stock_exchange
