@@ -115,7 +115,7 @@ def slow(event):
 
 
 @app.on_sqs_message(
-    queue=WINDOW_QUEUE, batch_size=5, maximum_batching_window_in_seconds=1, name="window"
+    queue=WINDOW_QUEUE, batch_size=5, maximum_batching_window_in_seconds=3, name="window"
 )
 def window(event):
     records = [record.to_dict() for record in event]

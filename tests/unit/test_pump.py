@@ -28,9 +28,10 @@ from tests.unit.pump_app import ORDERS_QUEUE, QUEUES, SLOW_QUEUE, WINDOW_QUEUE, 
 
 REGION = "eu-central-1"
 VISIBILITY_TIMEOUT_SECONDS = 1
-# The window queue's visibility timeout must outlast its 1 s batching window. Otherwise
-# the first message of a batch is delivered again while the window is still open.
-WINDOW_VISIBILITY_TIMEOUT_SECONDS = 5
+# The window queue's visibility timeout must outlast its 3 s batching window. Otherwise
+# the first message of a batch is delivered again while the window is still open. The
+# window is wide so that a loaded machine still sends the late messages inside it.
+WINDOW_VISIBILITY_TIMEOUT_SECONDS = 8
 MAX_RECEIVE_COUNT = 2
 
 
@@ -247,7 +248,7 @@ def test_record_shape(sqs, queues, make_pump):
 
 
 def test_batching_window_fills_batch(sqs, queues, make_pump):
-    # GIVEN one message now and two more 0.3 s later, for a 1 s batching window
+    # GIVEN one message now and two more 0.3 s later, for a 3 s batching window
     queue_url = queues.urls[WINDOW_QUEUE]
     sent = [send(sqs, queue_url, "ok")]
     late = threading.Timer(0.3, lambda: sent.extend(send(sqs, queue_url, "ok") for _ in range(2)))
