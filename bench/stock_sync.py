@@ -96,7 +96,11 @@ def run_case(skus: int, clock_speed: float, work: Path) -> dict:
     finally:
         for process in processes:
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def measure(skus: int, clock, files: list[Path], endpoint: str, ozon: str, api_key: str) -> dict:
