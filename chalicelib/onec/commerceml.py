@@ -5,25 +5,28 @@ Elements are matched by local name, so documents without a namespace and with
 
 How a bad file is kept away from the consumer
 ---------------------------------------------
-Each file is read in one `xml.etree.ElementTree.XMLPullParser` pass (the C parser)
-that clears every good and offer once it is read. Parsed offers do not go to the
+Each file is read in one `lxml.etree.iterparse` pass. Its `tag` filter runs in
+libxml2, so only goods, offers, warehouse lists and offer packages reach Python
+(not the 1.6 million elements of a 100,000-offer file). Every good and offer
+is cleared and unlinked from its parent once it is read. Parsed offers do not go to the
 consumer at once: they are spooled as compact `marshal` records into a
 `SpooledTemporaryFile` (memory up to `SPOOL_MEMORY_BYTES`, then a temp file),
 and replayed only after the whole file parsed cleanly. So a file that turns out
 to be malformed at its last byte contributes nothing, and a duplicate offer id
 found anywhere in the file skips every copy of that id.
 
-A separate validation pass before the parse was measured and not used. On a
-115 MB, 100,000-offer file (`bench/commerceml_parse.py`, 2-core AMD EPYC) a bare
-expat pass takes 0.7 s, a bare iterparse 1.6 s and this reader 2.6 s. Such a
-pass would also not find duplicate ids before the first offer is emitted.
+A separate validation pass before the parse was measured and not used: on the
+100,000-offer file of `bench/commerceml_parse.py` a bare expat pass costs about
+a quarter of the CPU time of the whole read. Such a pass would also not find duplicate ids
+before the first offer is emitted.
 
 Unsafe XML is rejected before the parse. `sniff_document` runs expat over the
 prolog and the first top-level elements and raises on any DOCTYPE, entity
 declaration or external reference, with the `defusedxml` exception types. A
 DTD can only appear before the root element, and without a DTD a document
 cannot declare an entity, so the main pass never meets one. An undeclared
-entity reference is a parse error there.
+entity reference is a parse error there. The main pass also runs libxml2 with
+entity resolution, DTD loading and network access off, as a second guard.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import Literal
-from xml.etree.ElementTree import Element, ParseError, XMLPullParser
+from typing import BinaryIO
 
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from lxml import etree
+from lxml.etree import _Element as Element
 
 from chalicelib.onec.errors import QuantityError, RejectedFileError
 from chalicelib.onec.models import InputIssue
@@ -49,7 +54,6 @@ OFFER_PACKAGES = frozenset({"ПакетПредложений", "Изменен�
 DELETED_STATUS = "Удален"
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 SPOOL_BATCH_RECORDS = 1024
-PARSE_CHUNK_BYTES = 16 * 1024
 SNIFF_CHUNK_BYTES = 64 * 1024
 
 DocumentKind = Literal["catalog", "offers"]
@@ -310,17 +314,12 @@ def read_commerceml(path: Path, source: str, goods: Goods, warehouses: dict[str,
     when the XML breaks anywhere in the file; the spool is then discarded.
     """
     reader = _DocumentReader(FileOffers(source), goods, warehouses)
-    parser = XMLPullParser(events=("end",))
     try:
         with path.open("rb") as stream:
-            while chunk := stream.read(PARSE_CHUNK_BYTES):
-                parser.feed(chunk)
-                reader.handle(parser.read_events())
-        parser.close()
-        reader.handle(parser.read_events())
-    except ParseError as error:
+            reader.read(stream)
+    except etree.XMLSyntaxError as error:
         reader.result.discard()
-        raise _malformed(source, str(error)) from error
+        raise _malformed(source, _syntax_detail(error)) from error
     except BaseException:
         reader.result.discard()
         raise
@@ -328,6 +327,34 @@ def read_commerceml(path: Path, source: str, goods: Goods, warehouses: dict[str,
     reader.result.report_duplicates()
     return reader.result
 
+
+def _syntax_detail(error: etree.XMLSyntaxError) -> str:
+    # libxml2 stops at an undefined entity before any element ends, and lxml then raises
+    # "no element found (line 0)". The parser's last logged error names the real cause.
+    last = error.error_log.last_error
+    if error.lineno or last is None:
+        return str(error)
+    return f"{last.message.strip()}: line {last.line}, column {last.column}"
+
+
+# Elements whose `end` event reaches Python, in any namespace or none. Warehouse
+# definitions are read from their `Склады` list, so that the two `Склад` children
+# of every offer do not each cost a Python call.
+_EVENT_TAGS = ("{*}Предложение", "{*}Товар", "{*}Склады", *(f"{{*}}{name}" for name in sorted(OFFER_PACKAGES)))
+# The sniff pass has already rejected DTDs and entities; these options keep libxml2
+# safe on its own too. `huge_tree=False` keeps libxml2's limits on text and depth.
+_ITERPARSE_OPTIONS = {
+    "events": ("end",),
+    "tag": _EVENT_TAGS,
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    # Indentation between elements is never read, and dropping it saves a text node per element.
+    "remove_blank_text": True,
+}
 
 # Codes of the offer children that carry stock data; other children are skipped.
 _ID, _TOTAL, _WAREHOUSE, _ARTICLE, _NAME, _CODE, _RESTS, _STOCKS, _WAREHOUSES, _STATUS, _DELETION, _CHARACTERISTIC = range(1, 13)
@@ -350,8 +377,8 @@ _OFFER_FIELDS = {
 class _DocumentReader:
     """Handles `end` events: goods, warehouse definitions, offers and package flags.
 
-    A 100,000-offer file has about 1.6 million elements, so full tags are mapped
-    once to a handler (and to an offer field code) and looked up per element.
+    Full tags are mapped once to a handler (and to an offer field code) and
+    looked up per element, because `local` splits a string on every call.
     """
 
     def __init__(self, result: FileOffers, goods: Goods, warehouses: dict[str, str]) -> None:
@@ -370,9 +397,9 @@ class _DocumentReader:
             self.local_names[tag] = name
         return name
 
-    def handle(self, events: Iterator[tuple[str, Element]]) -> None:
+    def read(self, stream: BinaryIO) -> None:
         handlers = self.handlers
-        for _, element in events:
+        for _, element in etree.iterparse(stream, **_ITERPARSE_OPTIONS):
             tag = element.tag
             try:
                 handler = handlers[tag]
@@ -386,8 +413,8 @@ class _DocumentReader:
             return self.read_offer
         if local == "Товар":
             return self.read_good
-        if local == "Склад":
-            return self.read_warehouse
+        if local == "Склады":
+            return self.read_warehouses
         if local in OFFER_PACKAGES:
             return self.read_package
         return None
@@ -401,10 +428,15 @@ class _DocumentReader:
 
     def read_good(self, element: Element) -> None:
         texts = self.child_texts(element)
-        element.clear()
+        _release(element)
         good_id = texts.get("Ид")
         if good_id:
             self.goods[good_id] = (texts.get("Артикул") or None, texts.get("Код") or None, texts.get("Наименование") or None)
+
+    def read_warehouses(self, element: Element) -> None:
+        for child in element:
+            if self.local(child.tag) == "Склад":
+                self.read_warehouse(child)
 
     def read_warehouse(self, element: Element) -> None:
         # Only a definition has a name; `Остатки/Остаток/Склад` and the attribute form do not.
@@ -417,6 +449,8 @@ class _DocumentReader:
             self.warehouses[warehouse_id] = name
 
     def read_package(self, element: Element) -> None:
+        # Warehouse definitions placed straight in the package, without a `Склады` list.
+        self.read_warehouses(element)
         flag = element.get("СодержитТолькоИзменения")
         if flag is None:
             flag = self.child_texts(element).get("СодержитТолькоИзменения")
@@ -452,9 +486,7 @@ class _DocumentReader:
                 offer.name = (child.text or "").strip() or None
             else:
                 self.read_offer_child(offer, code, child)
-        # NOTE: the cleared element stays in its parent `Предложения` until the file ends
-        # (about 80 bytes per offer), because `end` events do not give the parent.
-        element.clear()
+        _release(element)
 
         if not offer.onec_id:
             self.result.issues.append(
@@ -499,6 +531,8 @@ class _DocumentReader:
             for part in rest:
                 local = self.local(part.tag)
                 if local == "Склад":
+                    # A named `Склад` here also defines the warehouse, as one under `Склады` does.
+                    self.read_warehouse(part)
                     texts = self.child_texts(part)
                     offer.add_warehouse(texts.get("Ид"), texts.get("Количество"))
                 elif local == "Количество":
@@ -522,6 +556,18 @@ class _DocumentReader:
                 self.result.issues.append(negative_issue(source, offer.onec_id, quantity, warehouse))
                 by_warehouse[warehouse] = 0
         return (offer.onec_id, offer.article, offer.code, offer.name, total, by_warehouse or None, offer.deleted)
+
+
+def _release(element: Element) -> None:
+    """Free a read good or offer: clear it and unlink the one read just before it.
+
+    Only a previous sibling with the same tag is unlinked, because only that one
+    is known to be read. lxml allows changing the previous siblings during iterparse.
+    """
+    element.clear(keep_tail=True)
+    previous = element.getprevious()
+    if previous is not None and previous.tag == element.tag:
+        element.getparent().remove(previous)
 
 
 class _OfferFields:
