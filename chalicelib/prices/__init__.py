@@ -1,0 +1,1 @@
+"""Price sync: three price levels per SKU, Ozon's price rules and the below-cost guard."""
