@@ -31,10 +31,12 @@ from chalicelib.ozon.client import OzonClient
 from chalicelib.ozon.credentials import OzonCredentials
 from chalicelib.settings import settings_from_env
 from chalicelib.stock import wiring
+from chalicelib.prices import wiring as price_wiring
 from chalicelib.stock.mapping import map_offers
 from chalicelib.stock.planner import resolve_routes
 from chalicelib.storage.journal import InputProblem, StockFailure, StockRun
 from chalicelib.storage.ledger import PairKey
+from local.fbs_stack import FbsLocal, fbs_environment, new_push_token
 from local.pump import EventPump
 from local.sandbox.faults import FaultConfig
 from local.sandbox.server import SandboxServer
@@ -115,8 +117,10 @@ class LocalStack:
         self.sandbox_server = SandboxServer((self.client_id, self.api_key), clock=self.clock, faults=self.faults)
         ozon_url = self.sandbox_server.start()
         self.sandbox = self.sandbox_server.sandbox
+        self.push_token = new_push_token()
 
         os.environ.update({
+            **fbs_environment(self.push_token),
             "STAGE": self.stage, "BUCKET": self.resources.bucket, "OZON_BASE_URL": ozon_url,
             "OZON_CLIENT_ID": self.client_id, "OZON_API_KEY": self.api_key,
             "OZON_TIMEOUT_SECONDS": "2", "ALERTS_TOPIC_ARN": self.resources.topic_arn,
@@ -125,6 +129,7 @@ class LocalStack:
             **self.environment,
         })
         wiring.reset()
+        price_wiring.reset()
         self.settings = settings_from_env()
         self.app = importlib.import_module("app").app
         self.sqs = boto3.client("sqs", endpoint_url=self.endpoint_url, region_name=self.settings.region)
@@ -132,14 +137,18 @@ class LocalStack:
         self.pump = EventPump(self.app, self.sqs, queue_urls=self.resources.queue_urls, clock=self.clock,
                               poll_wait_seconds=0.1)
         self.pump.start()
+        self.fbs = FbsLocal(self, self.push_token)
+        self.fbs.start()
 
     def stop(self) -> None:
-        for stopper in (lambda: self.pump.stop(), lambda: self.sandbox_server.stop(), lambda: self.moto.stop()):
+        for stopper in (lambda: self.fbs.stop(), lambda: self.pump.stop(), lambda: self.sandbox_server.stop(),
+                        lambda: self.moto.stop()):
             try:
                 stopper()
             except AttributeError:
                 pass  # start() failed before this part existed
         wiring.reset()
+        price_wiring.reset()
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)

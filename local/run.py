@@ -25,6 +25,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from local.harness import LocalRunError, LocalStack, PairCheck, RunReport
+from local.price_run import run_price_sync
+from local.fbs_stack import run_shipping_day
 from local.sandbox.faults import FaultConfig
 
 EXCHANGE_SUFFIXES = {".xml", ".csv"}
@@ -139,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             report = stack.sync(files, full=args.full, timeout=args.timeout, progress=print_progress)
             checks = stack.check_pairs(files, report.failures)
             print_summary(report, checks, stack.sandbox.stats())
+            run_price_sync(stack, files, Path(work), timeout=args.timeout)
+            run_shipping_day(stack, timeout=args.timeout)
             if args.report:
                 pushed = {(f.warehouse_id, f.offer_id): int(f.stock) for f in report.failures}
                 pushed.update({key: value.quantity for key, value in wiring_ledger().items()})

@@ -33,6 +33,17 @@ from chalicelib.ozon.models import (
     WarehouseStock,
     WarehouseStocksPage,
 )
+from chalicelib.ozon.prices import (
+    MAX_PRICE_PAGE,
+    MAX_PRICE_UPDATES,
+    PATH_IMPORT_PRICES,
+    PATH_PRODUCT_PRICES,
+    PriceUpdate,
+    PriceUpdateResponse,
+    PriceUpdateResult,
+    ProductPrices,
+    ProductPricesPage,
+)
 
 # /v1/warehouse/list was switched off on 7 Apr 2026 (Ozon Seller API docs, April 2026).
 PATH_WAREHOUSE_LIST = "/v2/warehouse/list"
@@ -162,6 +173,46 @@ class OzonClient:
             if not (page.has_next and page.cursor and page.stocks):
                 return
             cursor = _next_cursor(PATH_WAREHOUSE_STOCKS, cursor, page.cursor)
+
+    def import_prices(self, items: Sequence[PriceUpdate]) -> list[PriceUpdateResult]:
+        """Set the prices of up to 1000 products (`/v1/product/import/prices`).
+
+        Returns Ozon's result per item; an item failed unless `updated` is True.
+        Raises ValueError before any call when `items` contains more than 1000 items.
+        """
+        if len(items) > MAX_PRICE_UPDATES:
+            raise ValueError(
+                f"{len(items)} price updates in one request; Ozon accepts at most "
+                f"{MAX_PRICE_UPDATES}: split them into batches"
+            )
+        if not items:
+            return []
+        body = {"prices": [item.to_request() for item in items]}
+        return self._call(PATH_IMPORT_PRICES, body, PriceUpdateResponse).result
+
+    def iter_prices(
+        self, offer_ids: Sequence[str] | None = None, limit: int = MAX_PRICE_PAGE
+    ) -> Iterator[ProductPrices]:
+        """Yield the prices of every product, or of `offer_ids` (`/v5/product/info/prices`)."""
+        _check_limit(limit, MAX_PRICE_PAGE)
+        if isinstance(offer_ids, str):
+            raise TypeError(f"offer_ids must be a list of offer ids, got the string {offer_ids!r}")
+        if offer_ids is None:
+            yield from self._iter_price_pages({"visibility": "ALL"}, limit)
+            return
+        for start in range(0, len(offer_ids), MAX_OFFER_FILTER):
+            chunk = list(offer_ids[start : start + MAX_OFFER_FILTER])
+            yield from self._iter_price_pages({"offer_id": chunk, "visibility": "ALL"}, limit)
+
+    def _iter_price_pages(self, filter_: dict[str, Any], limit: int) -> Iterator[ProductPrices]:
+        cursor = ""
+        while True:
+            body = {"filter": filter_, "limit": limit, "cursor": cursor}
+            page = self._call(PATH_PRODUCT_PRICES, body, ProductPricesPage)
+            yield from page.items
+            if not (page.cursor and page.items):
+                return
+            cursor = _next_cursor(PATH_PRODUCT_PRICES, cursor, page.cursor)
 
     def _iter_product_stocks_pages(
         self, filter_: dict[str, Any], limit: int

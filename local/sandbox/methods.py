@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from local.sandbox import postings, prices
 from local.sandbox.errors import ApiError
 from local.sandbox.state import Sandbox, StockUpdate
 
@@ -103,6 +104,9 @@ OZON_METHODS: dict[str, OzonMethod] = {
     "/v2/products/stocks": OzonMethod(products_stocks, write=True),
     "/v4/product/info/stocks": OzonMethod(product_info_stocks, write=False),
     "/v1/product/info/warehouse/stocks": OzonMethod(warehouse_stocks, write=False),
+    "/v1/product/import/prices": OzonMethod(prices.import_prices, write=True),
+    "/v5/product/info/prices": OzonMethod(prices.product_info_prices, write=False),
+    **postings.POSTING_METHODS,
 }
 STOCK_WRITE_PATH = "/v2/products/stocks"
 

@@ -224,7 +224,9 @@ def test_alarms_publish_to_topic(stack):
     alarms = cloudwatch.describe_alarms()["MetricAlarms"]
     watched = {alarm["Dimensions"][0]["Value"] for alarm in alarms}
 
-    assert watched == {f"{names.QUEUE_STOCK_PLAN}-dlq", f"{names.QUEUE_STOCK_PUSH}-dlq"}
+    assert {f"{names.QUEUE_STOCK_PLAN}-dlq", f"{names.QUEUE_STOCK_PUSH}-dlq"} <= watched
+    assert f"{names.QUEUE_PRICE_PUSH}-dlq" in watched
+    assert watched == {name for name in stack.queue_urls if name.endswith("-dlq")}
     for alarm in alarms:
         assert alarm["AlarmActions"] == [stack.topic_arn], alarm["AlarmName"]
 

@@ -34,7 +34,7 @@ FAKE_AWS_ENVIRONMENT = {
 }
 # Batch sizes chosen in app.py: the planner handles one upload at a time, the worker sends
 # up to 10 planned stock requests per invocation.
-EXPECTED_BATCH_SIZES = {"StockPlanner": 1, "StockWorker": 10}
+EXPECTED_BATCH_SIZES = {"StockPlanner": 1, "StockWorker": 10, "FbsEvents": 10, "FbsLabels": 10, "PriceWorker": 10}
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 
 pytestmark = pytest.mark.infra
@@ -134,6 +134,9 @@ def test_queue_names_match_app(template):
     }
     assert names.QUEUE_STOCK_PLAN in queue_names
     assert names.QUEUE_STOCK_PUSH in queue_names
+    assert names.QUEUE_FBS_EVENTS in queue_names
+    assert names.QUEUE_FBS_LABELS in queue_names
+    assert names.QUEUE_PRICE_PUSH in queue_names
 
 
 def test_queues_have_redrive(template):
@@ -186,6 +189,10 @@ def test_table_names_match_settings(template):
         defaults.table_journal,
         defaults.table_idempotency,
         defaults.table_limits,
+        defaults.table_postings,
+        defaults.table_fbs_journal,
+        defaults.table_print_batches,
+        defaults.table_prices,
     }
     assert table_names == expected
 
