@@ -12,9 +12,7 @@ its items. A `price.verify` message reads prices back and queues rollbacks.
 
 from __future__ import annotations
 
-import math
 import random
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Protocol, Sequence
@@ -41,12 +39,11 @@ from chalicelib.prices.planner import PlannerDeps, queue_requests
 from chalicelib.prices.readback import read_back
 from chalicelib.prices.store import PriceState, PriceStore
 from chalicelib.settings import Settings
-from chalicelib.stock.schedule import full_jitter_backoff
+from chalicelib.stock.schedule import RunSequence, retry_visibility_seconds
 from chalicelib.storage.limiter import RateLimiter
 from chalicelib.storage.queues import MessageQueue
 
 GLOBAL_BUCKET = "global"
-VISIBILITY_MAX_SECONDS = 43_200
 # Per-item codes meaning "this product's price changed too often this hour".
 _BUDGET_CODES = {"TOO_MANY_REQUESTS", "PRICE_UPDATE_TOO_FREQUENTLY"}
 
@@ -90,7 +87,7 @@ class PriceWorker:
     def __init__(self, deps: WorkerDeps) -> None:
         self._deps = deps
         self._push_once = deps.idempotent(self._send_and_account)
-        self._latest_seq = (0, -math.inf)
+        self._runs = RunSequence(deps.journal.latest_seq, deps.seq_cache_seconds)
 
     def handle(self, body: dict, receipt_handle: str, receive_count: int) -> dict:
         """Process one queue message; raises OzonRetryableError to have it delivered again."""
@@ -114,7 +111,7 @@ class PriceWorker:
         outcome = Outcome()
         # Rollbacks are never dropped: their key is already stored, so no later run redoes them.
         rollback = all(item.rollback for item in push.items)
-        if not rollback and self._is_superseded(push.seq):
+        if not rollback and self._runs.is_superseded(push.seq):
             outcome.superseded = len(push.items)
             self._deps.journal.count(push.run_id, items_superseded=outcome.superseded)
             logger.info("price message dropped: a newer run supersedes it", extra={"seq": push.seq})
@@ -189,22 +186,11 @@ class PriceWorker:
         metrics.add_metric(name="PriceItemsFailed", unit=MetricUnit.Count, value=failed)
         logger.info("price request done", extra={"items": len(push.items), **outcome.as_dict()})
 
-    def _is_superseded(self, seq: int) -> bool:
-        cached, read_at = self._latest_seq
-        if seq < cached:
-            return True
-        if time.monotonic() - read_at > self._deps.seq_cache_seconds or seq > cached:
-            self._latest_seq = (self._deps.journal.latest_seq(), time.monotonic())
-        return seq < self._latest_seq[0]
-
     def _back_off(self, message: PricePushMessage, error: OzonRetryableError, receipt_handle: str,
                   receive_count: int) -> None:
         deps = self._deps
-        if isinstance(error, OzonRateLimitedError) and error.retry_after:
-            virtual = error.retry_after
-        else:
-            virtual = full_jitter_backoff(receive_count, deps.rng)
-        seconds = min(VISIBILITY_MAX_SECONDS, max(1, math.ceil(deps.clock.real_seconds(virtual))))
+        retry_after = error.retry_after if isinstance(error, OzonRateLimitedError) else None
+        seconds = retry_visibility_seconds(retry_after, receive_count, deps.clock, deps.rng)
         deps.queue.change_visibility(receipt_handle, seconds)
         deps.journal.count(message.run_id, retries=1)
         metrics.add_metric(name="OzonRetryableErrors", unit=MetricUnit.Count, value=1)

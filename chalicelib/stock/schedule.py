@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 from chalicelib.clock import Clock
 
@@ -40,3 +42,32 @@ def full_jitter_backoff(attempt: int, rng: random.Random, base: float = 2.0, cap
     """Seconds to wait before retry number `attempt` (1-based): uniform in
     [0, min(cap, base * 2**attempt)], the "full jitter" of AWS's backoff guidance."""
     return rng.uniform(0.0, min(cap, base * 2.0 ** max(0, attempt)))
+
+
+# SQS caps a visibility timeout change at 12 h; backoffs stay far below it.
+VISIBILITY_MAX_SECONDS = 43_200
+
+
+def retry_visibility_seconds(retry_after: float | None, receive_count: int, clock: Clock,
+                             rng: random.Random) -> int:
+    """Real seconds to hide a message before its next delivery: Ozon's `Retry-After` when it
+    gave one (virtual seconds), else a full-jitter backoff for the receive count."""
+    virtual = retry_after if retry_after else full_jitter_backoff(receive_count, rng)
+    return min(VISIBILITY_MAX_SECONDS, max(1, math.ceil(clock.real_seconds(virtual))))
+
+
+class RunSequence:
+    """The newest planning-run number, read through `read_latest` and cached for
+    `cache_seconds`; a message from a newer run than the cached one forces a re-read."""
+
+    def __init__(self, read_latest: Callable[[], int], cache_seconds: float) -> None:
+        self._read_latest = read_latest
+        self._cache_seconds = cache_seconds
+        self._latest, self._read_at = 0, -math.inf
+
+    def is_superseded(self, seq: int) -> bool:
+        if seq < self._latest:
+            return True
+        if time.monotonic() - self._read_at > self._cache_seconds or seq > self._latest:
+            self._latest, self._read_at = self._read_latest(), time.monotonic()
+        return seq < self._latest

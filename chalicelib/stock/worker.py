@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Protocol, Sequence
@@ -33,7 +32,7 @@ from chalicelib.ozon.errors import (
 from chalicelib.ozon.models import StockUpdate
 from chalicelib.settings import Settings
 from chalicelib.stock.messages import StockItem, StockPushMessage
-from chalicelib.stock.schedule import full_jitter_backoff
+from chalicelib.stock.schedule import RunSequence, retry_visibility_seconds
 from chalicelib.storage.journal import Journal, StockFailure
 from chalicelib.storage.ledger import AcceptedStock, StockLedger
 from chalicelib.storage.limiter import RateLimiter
@@ -41,8 +40,6 @@ from chalicelib.storage.queues import SQS_DELAY_MAX_SECONDS, MessageQueue, Outgo
 from aws_lambda_powertools.metrics import MetricUnit
 
 STOCK_BUCKET = "stocks"
-# SQS caps a visibility timeout change at 12 h; backoffs stay far below it.
-VISIBILITY_MAX_SECONDS = 43_200
 
 
 class StockWriter(Protocol):
@@ -82,7 +79,7 @@ class StockWorker:
     def __init__(self, deps: WorkerDeps) -> None:
         self._deps = deps
         self._push_once = deps.idempotent(self._send_and_account)
-        self._latest_seq = (0, -math.inf)  # (seq, monotonic time read)
+        self._runs = RunSequence(deps.journal.latest_seq, deps.seq_cache_seconds)
 
     def handle(self, body: dict, receipt_handle: str, receive_count: int) -> dict:
         """Process one queue message; raises OzonRetryableError to have it delivered again."""
@@ -102,7 +99,7 @@ class StockWorker:
     def _send_and_account(self, message: dict) -> dict:
         push = StockPushMessage.model_validate(message)
         outcome = Outcome()
-        if self._is_superseded(push.seq):
+        if self._runs.is_superseded(push.seq):
             outcome.superseded = len(push.items)
             self._deps.journal.count(push.run_id, items_superseded=outcome.superseded)
             logger.info("message dropped: a newer run supersedes it", extra={"seq": push.seq})
@@ -179,22 +176,11 @@ class StockWorker:
         metrics.add_metric(name="StockItemsFailed", unit=MetricUnit.Count, value=failed)
         logger.info("stock request done", extra={"items": len(push.items), **outcome.as_dict()})
 
-    def _is_superseded(self, seq: int) -> bool:
-        cached, read_at = self._latest_seq
-        if seq < cached:
-            return True
-        if time.monotonic() - read_at > self._deps.seq_cache_seconds or seq > cached:
-            self._latest_seq = (self._deps.journal.latest_seq(), time.monotonic())
-        return seq < self._latest_seq[0]
-
     def _back_off(self, message: StockPushMessage, error: OzonRetryableError, receipt_handle: str,
                   receive_count: int) -> None:
         deps = self._deps
-        if isinstance(error, OzonRateLimitedError) and error.retry_after:
-            virtual = error.retry_after
-        else:
-            virtual = full_jitter_backoff(receive_count, deps.rng)
-        seconds = min(VISIBILITY_MAX_SECONDS, max(1, math.ceil(deps.clock.real_seconds(virtual))))
+        retry_after = error.retry_after if isinstance(error, OzonRateLimitedError) else None
+        seconds = retry_visibility_seconds(retry_after, receive_count, deps.clock, deps.rng)
         deps.queue.change_visibility(receipt_handle, seconds)
         deps.journal.count(message.run_id, retries=1)
         metrics.add_metric(name="OzonRetryableErrors", unit=MetricUnit.Count, value=1)
