@@ -59,13 +59,13 @@ def ozon_push(token):
 
 @app.route("/operator/dock-scan", methods=["POST"])
 def fbs_dock_scan():
-    """A posting or print batch scanned at the dock: close its shipment (carriage)."""
+    """Close the shipment (carriage) of a posting or print batch scanned at the dock."""
     return fbs.dock_scan(app.current_request)
 
 
 @app.route("/fbs/labels/{posting_number}", methods=["GET"])
 def fbs_label_url(posting_number):
-    """A short-lived download URL of a posting's label PDF."""
+    """Return a short-lived download URL of a posting's label PDF."""
     return fbs.label_url(app.current_request, posting_number)
 
 
@@ -106,7 +106,7 @@ def fbs_print_batches(event):
 
 @app.route("/operator", methods=["GET"])
 def operator_screen():
-    """The operator screen: the day's print batches with one print button each."""
+    """Render the operator screen: the day's print batches with one print button each."""
     return print_screens.screens().operator_page(print_screens.WebRequest.from_chalice(app.current_request))
 
 

@@ -47,7 +47,7 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
             return
         except requests.ConnectionError:
             time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+    raise RuntimeError(f"{url} did not respond within {timeout:.0f} s; check that the server process started")
 
 
 def start_services(clock_speed: float, origin: float, api_key: str) -> tuple[list[subprocess.Popen], str, str]:

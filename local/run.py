@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-# The pipeline logs JSON lines as it does in Lambda; on a terminal only warnings and
-# errors are worth showing, and EMF metric blobs not at all. Set before any import
-# creates the Logger.
+# The pipeline logs JSON lines as it does in Lambda. On a terminal only warnings and
+# errors are worth showing, and EMF metric blobs not at all. These must be set before
+# any import creates the Logger.
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
@@ -41,11 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clock-speed", type=float, default=10.0,
                         help="how many times faster than real time the sandbox and limiter run (default 10)")
     parser.add_argument("--missing-share", type=float, default=0.01,
-                        help="share of offers the sandbox does not list, answered NOT_FOUND_ERROR (default 0.01)")
+                        help="share of offers the sandbox does not list, so Ozon returns NOT_FOUND_ERROR for them (default 0.01)")
     parser.add_argument("--reserved-share", type=float, default=0.05,
                         help="share of offers with units reserved for unshipped postings (default 0.05)")
-    parser.add_argument("--fault-429", type=float, default=0.0, help="share of stock requests answered HTTP 429")
-    parser.add_argument("--fault-5xx", type=float, default=0.0, help="share of stock requests answered HTTP 5xx")
+    parser.add_argument("--fault-429", type=float, default=0.0, help="share of stock requests that get HTTP 429")
+    parser.add_argument("--fault-5xx", type=float, default=0.0, help="share of stock requests that get HTTP 5xx")
     parser.add_argument("--offer-id-source", choices=["article", "code", "id"],
                         help="which 1C field becomes Ozon's offer_id (default: OFFER_ID_SOURCE or article)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the run (default 900)")

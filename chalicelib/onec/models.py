@@ -1,4 +1,4 @@
-"""What the stock pipeline takes from a 1C export, independent of the file format."""
+"""The stock pipeline's view of a 1C export, independent of the file format."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class InputIssue:
     """A problem found in the input, named so that an operator can fix it in 1C.
 
     `severity` "error" means the offer (or the whole file when `offer` is None) was
-    not used; "warning" means it was used as the message says.
+    not used; "warning" means it was used as the message describes.
     """
 
     source: str

@@ -1,10 +1,10 @@
 """The stock planner: from a 1C exchange to spaced `/v2/products/stocks` requests.
 
-For every (Ozon warehouse, offer) pair it computes the available quantity, on hand in
-1C minus the units Ozon holds for unshipped postings (never below 0), compares it with
-the ledger of what Ozon last accepted, and queues only the pairs that differ, in
+For every (Ozon warehouse, offer) pair it computes the available quantity: on hand in
+1C minus the units Ozon reserves for unshipped postings, never below 0. It compares that
+with the ledger of what Ozon last accepted and queues only the pairs that differ, in
 requests of at most 100 pairs spaced by `schedule_wave`. A newer run supersedes older
-ones: it re-plans every pair that still differs, and workers drop messages of older runs.
+ones, because it re-plans every pair that still differs; workers drop older runs' messages.
 """
 
 from __future__ import annotations

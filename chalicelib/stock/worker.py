@@ -1,12 +1,14 @@
 """The stock worker: sends one planned request to Ozon and accounts for every item.
 
-HTTP 200 is not success: each item of `result` is read. Applied items go to the
-ledger; items refused with a rate error (`TOO_MANY_REQUESTS`, the 30 s per-pair rule)
-are queued again no sooner than 30 s later; other refusals are journaled as permanent
-failures with Ozon's code. A request that fails as a whole (HTTP 429, 5xx, timeout)
-raises, after stretching the message's visibility to the backoff, so the batch reports
-it failed and SQS delivers it again; after the queue's maxReceiveCount it goes to the
-dead-letter queue, and its pairs are journaled as failed on the last receive.
+HTTP 200 is not success, so each item of `result` is read. Applied items go to the
+ledger. Items rejected with a rate error (`TOO_MANY_REQUESTS`, the 30 s per-pair rule)
+are queued again no sooner than 30 s later. Other rejections are journaled as permanent
+failures with Ozon's code.
+
+A request that fails as a whole (HTTP 429, 5xx, timeout) stretches the message's
+visibility to the backoff and raises, so the batch reports it failed and SQS delivers it
+again. After the queue's maxReceiveCount it goes to the dead-letter queue, and its pairs
+are journaled as failed on the last receive.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ class StockWorker:
         for item in push.items:
             result = by_pair.get((item.warehouse_id, item.offer_id))
             if result is None:
-                retry.append((item, "MISSING_IN_RESULT"))  # Ozon said nothing of it: ask again
+                retry.append((item, "MISSING_IN_RESULT"))  # absent from Ozon's result: send it again
             elif result.updated:
                 applied.append(((item.warehouse_id, item.offer_id), AcceptedStock(item.stock, push.seq, now)))
             else:
@@ -187,7 +189,7 @@ class StockWorker:
         logger.warning("stock request will be retried", extra={
             "error": str(error), "receive_count": receive_count, "visibility_seconds": seconds})
         if receive_count >= deps.max_receive_count:
-            # This was the last delivery before the dead-letter queue: say so in the journal.
+            # This was the last delivery before the dead-letter queue, so journal the items as failed.
             outcome = Outcome()
             self._fail_items(message, message.items, f"DEAD_LETTER:{type(error).__name__}", str(error), outcome)
             deps.journal.count(message.run_id, items_failed=len(message.items), failed_by_code=outcome.failed)

@@ -671,7 +671,7 @@ def test_list_warehouses_one_page(client: OzonClient, ozon_server: OzonTestServe
 
 
 def test_list_warehouses_cursor_paging(client: OzonClient, ozon_server: OzonTestServer) -> None:
-    # GIVEN a first page that says more follow, then a last page
+    # GIVEN a first page that reports more to follow, then a last page
     path = "/v2/warehouse/list"
     ozon_server.reply(
         path,
@@ -680,7 +680,7 @@ def test_list_warehouses_cursor_paging(client: OzonClient, ozon_server: OzonTest
         Reply(body={"warehouses": [warehouse(201)], "cursor": "", "has_next": False}),
     )
 
-    # WHEN listed THEN both pages are joined and the second asks with the cursor
+    # WHEN listed THEN both pages are joined and the second request carries the cursor
     assert len(client.list_warehouses()) == 201
     assert [body.get("cursor") for body in ozon_server.bodies(path)] == [None, "c1"]
 

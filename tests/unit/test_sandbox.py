@@ -88,14 +88,14 @@ def test_warehouse_list_pages_by_cursor(api: Api) -> None:
     first = api.post("/v2/warehouse/list", {"limit": 1}).json()
     second = api.post("/v2/warehouse/list", {"limit": 1, "cursor": first["cursor"]}).json()
 
-    # THEN the first page says more follow and the second is the last
+    # THEN the first page reports more to follow and the second is the last
     assert first["has_next"] is True
     assert second["has_next"] is False
     assert first["warehouses"][0]["warehouse_id"] != second["warehouses"][0]["warehouse_id"]
 
 
 def test_old_warehouse_list_is_gone(api: Api) -> None:
-    # GIVEN the method Ozon switched off on 7 Apr 2026 THEN it answers 404
+    # GIVEN the method Ozon switched off on 7 Apr 2026 THEN it returns 404
     assert api.post("/v1/warehouse/list", {}).status_code == 404
 
 

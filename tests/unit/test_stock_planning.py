@@ -112,7 +112,7 @@ def test_schedule_keeps_any_minute_under_rate():
     # GIVEN 400 requests at 75 a minute on a real-time clock
     wave = schedule_wave(400, 75, 900, ManualClock(), random.Random(1))
 
-    # THEN no 60 s window holds more than 76 of them, and all fit before 900 s
+    # THEN no 60 s window contains more than 76 of them, and all fit before 900 s
     assert wave.remaining == 0
     delays = sorted(wave.delays)
     busiest = max(sum(1 for d in delays if start <= d < start + 60) for start in range(0, 330))
@@ -153,7 +153,7 @@ def test_plan_subtracts_reserved_and_chunks_by_100(deps_factory):
 
 
 def test_plan_sends_only_changed_pairs(deps_factory):
-    # GIVEN a ledger that already holds the stock of 3 of 4 offers
+    # GIVEN a ledger that already contains the stock of 3 of 4 offers
     deps = deps_factory()
     for i in range(3):
         deps.ledger.items[(WAREHOUSE, f"HC-{i}")] = AcceptedStock(5, 1, 0.0)
@@ -213,7 +213,7 @@ def test_export_with_errors_keeps_vanished_offers(deps_factory):
 
     result = plan_exchange(exchange([offer("a", "HC-1"), offer("c", "HC-3"), offer("d", "HC-3")]), "y", deps)
 
-    # THEN HC-2 keeps its 5 units instead of being zeroed, and a warning says why
+    # THEN HC-2 keeps its 5 units instead of being zeroed, and a warning gives the reason
     assert {i["offer_id"]: i["stock"] for i in sent_items(deps.push_queue)}["HC-2"] == 5
     assert any("не обнуляются" in issue.message for issue in result.issues)
 
@@ -225,7 +225,7 @@ def test_long_run_continues_in_waves(deps_factory):
 
     result = plan_exchange(exchange(offers), "x", deps)
 
-    # THEN the first wave holds about 76 requests and a continuation carries the rest
+    # THEN the first wave contains about 76 requests and a continuation carries the rest
     assert result.requests_planned == 200
     first = len(deps.push_queue.sent)
     assert 74 <= first <= 77
