@@ -41,6 +41,8 @@ from local.pump import EventPump
 from local.sandbox.faults import FaultConfig
 from local.sandbox.server import SandboxServer
 from local.stack import create_local_stack, reset_moto_server, start_moto_server
+from chalicelib.telegram import wiring as telegram_wiring
+from local.telegram_fake import LOCAL_CHAT_ID, TelegramFake, new_bot_token, telegram_environment
 
 INBOX_PREFIX = "inbox/1c/"
 
@@ -91,8 +93,12 @@ class LocalStack:
 
     def __init__(self, *, clock_speed: float = 10.0, faults: FaultConfig | None = None,
                  client_id: str | None = None, api_key: str | None = None,
-                 environment: dict[str, str] | None = None, stage: str = "local") -> None:
+                 environment: dict[str, str] | None = None, stage: str = "local",
+                 poll_wait_seconds: float = 1.0) -> None:
         self.clock_speed = clock_speed
+        # Long polls of 1 s: an idle queue costs moto one receive a second instead of ten, and
+        # a delayed message waits at most 1 real second longer before a poller takes it.
+        self.poll_wait_seconds = poll_wait_seconds
         self.faults = faults
         self.client_id = client_id or f"local-{secrets.randbelow(10**6):06d}"
         self.api_key = api_key or str(uuid.uuid4())
@@ -108,6 +114,14 @@ class LocalStack:
         self.stop()
 
     def start(self) -> None:
+        """Start every part; a part that fails to start stops the ones already running."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self._saved_environ = dict(os.environ)
         self.moto, self.endpoint_url = start_moto_server()
         # moto keeps its state per process, not per server: start from nothing.
@@ -118,6 +132,10 @@ class LocalStack:
         ozon_url = self.sandbox_server.start()
         self.sandbox = self.sandbox_server.sandbox
         self.push_token = new_push_token()
+        # Alerts go SNS -> SQS -> alerts_telegram -> this fake Bot API.
+        self.telegram = TelegramFake(new_bot_token(), chat_ids=[LOCAL_CHAT_ID])
+        self.telegram.start()
+        os.environ.update(telegram_environment(self.telegram))
 
         os.environ.update({
             **fbs_environment(self.push_token),
@@ -130,25 +148,27 @@ class LocalStack:
         })
         wiring.reset()
         price_wiring.reset()
+        telegram_wiring.reset()
         self.settings = settings_from_env()
         self.app = importlib.import_module("app").app
         self.sqs = boto3.client("sqs", endpoint_url=self.endpoint_url, region_name=self.settings.region)
         self.s3 = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.settings.region)
         self.pump = EventPump(self.app, self.sqs, queue_urls=self.resources.queue_urls, clock=self.clock,
-                              poll_wait_seconds=0.1)
+                              poll_wait_seconds=self.poll_wait_seconds)
         self.pump.start()
         self.fbs = FbsLocal(self, self.push_token)
         self.fbs.start()
 
     def stop(self) -> None:
         for stopper in (lambda: self.fbs.stop(), lambda: self.pump.stop(), lambda: self.sandbox_server.stop(),
-                        lambda: self.moto.stop()):
+                        lambda: self.moto.stop(), lambda: self.telegram.stop()):
             try:
                 stopper()
             except AttributeError:
                 pass  # start() failed before this part existed
         wiring.reset()
         price_wiring.reset()
+        telegram_wiring.reset()
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
@@ -242,7 +262,8 @@ class LocalStack:
 
 
 def _find_run(seq: int) -> StockRun | None:
-    for run in StockRun.scan(StockRun.seq == seq):
+    # Price runs share the journal table and number their runs too, so match the stock key.
+    for run in StockRun.scan((StockRun.seq == seq) & StockRun.pk.startswith("run#")):
         return run
     return None
 

@@ -16,10 +16,17 @@ silently differ from the template.
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import json
 import logging
 import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
@@ -77,15 +84,89 @@ class LocalResources:
         return self.dead_letter_queue_urls[name]
 
 
-def start_moto_server(port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    """Start moto's threaded server on 127.0.0.1; return it and its endpoint URL.
+# prctl option: the signal a child gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 
-    Sets fake credentials, the region and AWS_ENDPOINT_URL in os.environ, so every boto3
-    client of this process (the app's included) talks to this server. Call `server.stop()`.
+
+class MotoProcess:
+    """moto's server in a child process on 127.0.0.1, so AWS calls get their own core.
+
+    The local stack runs the app, the pump and the sandbox in one process; with moto in
+    the same process every AWS call competed with them for one interpreter lock.
+    """
+
+    def __init__(self, port: int = 0, startup_seconds: float = 30.0) -> None:
+        self._port = port or _free_port()
+        self._startup_seconds = startup_seconds
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        # A test run that ends without stop() (an interrupt, a failed fixture) ends moto too.
+        atexit.register(self.stop)
+        self._wait_until_ready()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return "127.0.0.1", self._port
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self._startup_seconds
+        url = f"http://127.0.0.1:{self._port}/moto-api/"
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"moto server exited with code {self._process.returncode} on port "
+                                   f"{self._port}; run `python -m moto.server -p {self._port}` to see why")
+            try:
+                with urlopen(url, timeout=1) as response:
+                    response.read()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"moto server did not answer on port {self._port} within "
+                           f"{self._startup_seconds:.0f} s")
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when the parent process dies."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_moto_server(port: int = 0, *, in_process: bool = False) -> tuple[ThreadedMotoServer | MotoProcess, str]:
+    """Start moto's server on 127.0.0.1; return it and its endpoint URL.
+
+    By default the server runs in a child process (`MotoProcess`); `in_process=True`
+    starts moto's threaded server in this process instead. Sets fake credentials, the
+    region and AWS_ENDPOINT_URL in os.environ, so every boto3 client of this process (the
+    app's included) talks to this server. Call `server.stop()`.
     """
     # werkzeug logs every request at INFO; the event pump polls several times a second.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server: ThreadedMotoServer | MotoProcess
+    if in_process:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    else:
+        server = MotoProcess(port)
     server.start()
     host, bound_port = server.get_host_and_port()
     endpoint_url = f"http://{host}:{bound_port}"
@@ -613,6 +694,34 @@ def create_topic(
     return CreatedResource(ref=arn, attributes={"TopicArn": arn, "TopicName": props["TopicName"]})
 
 
+# CloudFormation subscription properties that are SNS subscription attributes under the same name.
+_SUBSCRIPTION_ATTRIBUTES = {"RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy"}
+
+
+def create_subscription(
+    stack: TemplateInterpreter, logical_id: str, props: dict[str, Any]
+) -> CreatedResource:
+    props = _take(props, logical_id, {"TopicArn", "Protocol", "Endpoint"} | _SUBSCRIPTION_ATTRIBUTES)
+    attributes = {}
+    for name in sorted(_SUBSCRIPTION_ATTRIBUTES & set(props)):
+        value = props[name]
+        if isinstance(value, dict):
+            attributes[name] = json.dumps(value)
+        elif isinstance(value, bool):
+            attributes[name] = "true" if value else "false"
+        else:
+            attributes[name] = str(value)
+
+    arn = stack._client("sns").subscribe(
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    return CreatedResource(ref=arn, attributes={"Arn": arn})
+
+
 def create_alarm(
     stack: TemplateInterpreter, logical_id: str, props: dict[str, Any]
 ) -> CreatedResource:
@@ -649,5 +758,6 @@ RESOURCE_CREATORS: dict[str, Creator] = {
     "AWS::KMS::Key": create_key,
     "AWS::KMS::Alias": create_key_alias,
     "AWS::SNS::Topic": create_topic,
+    "AWS::SNS::Subscription": create_subscription,
     "AWS::CloudWatch::Alarm": create_alarm,
 }

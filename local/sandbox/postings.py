@@ -21,9 +21,11 @@ import json
 import logging
 import random
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -51,7 +53,13 @@ LABEL_READY_MAX_SECONDS = 60.0
 # Virtual seconds between redeliveries of a notice the webhook did not acknowledge with 200.
 PUSH_RETRY_SECONDS = 10.0
 PUSH_MAX_ATTEMPTS = 5
+# Notices in flight to the webhook at once.
+PUSH_SENDERS = 8
 TICK_SECONDS = 0.01
+
+
+def _day(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")
 
 
 def iso(epoch: float | None) -> str | None:
@@ -189,6 +197,8 @@ class PostingBook:
         self.carriages: dict[int, Carriage] = {}
         self.label_creates: dict[str, int] = {}
         self.carriage_calls = {"create": 0, "approve": 0}
+        # Real seconds the next /v1/carriage/create reply is held back (a reply lost in transit).
+        self.stall_carriage_reply_seconds = 0.0
         self.push = PushConfig()
         self.push_stats = PushStats()
         self.webhook_url: str | None = None
@@ -198,7 +208,10 @@ class PostingBook:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._files: ThreadingHTTPServer | None = None
-        self._session = requests.Session()
+        self._sessions = threading.local()
+        # Ozon sends notices concurrently; delivering them on the agenda thread would let a
+        # slow webhook hold back every later action (cancellations, label readiness).
+        self._senders: ThreadPoolExecutor | None = None
 
     # --- set-up -------------------------------------------------------------------
 
@@ -343,7 +356,22 @@ class PostingBook:
             for posting in ready:
                 posting.carriage_id = carriage.carriage_id
             self.carriages[carriage.carriage_id] = carriage
-            return {"carriage_id": carriage.carriage_id}
+            stall, self.stall_carriage_reply_seconds = self.stall_carriage_reply_seconds, 0.0
+        if stall:
+            # The carriage exists, but its reply comes after the client has given up.
+            time.sleep(stall)
+        return {"carriage_id": carriage.carriage_id}
+
+    def delivery_list(self, body: dict) -> dict:
+        method_id = _as_int(body.get("delivery_method_id"), "delivery_method_id")
+        departure = _parse_time(body["departure_date"], "departure_date") if body.get("departure_date") else self.clock.now()
+        day = _day(departure)
+        with self._lock:
+            carriages = [{"id": str(c.carriage_id), "status": c.status, "postings_count": len(c.posting_numbers),
+                          "quantum_count": 0} for c in self.carriages.values()
+                         if c.delivery_method_id == method_id and _day(c.departure_date) == day]
+        return {"result": [{"delivery_method_id": method_id, "carriages": carriages, "errors": [],
+                            "departure_date": iso(departure)}]}
 
     def approve_carriage(self, body: dict) -> dict:
         with self._lock:
@@ -407,17 +435,30 @@ class PostingBook:
             stats.out_of_order += 1
             due += LABEL_READY_MAX_SECONDS * 2
         body = json.dumps(notice, ensure_ascii=False).encode()
-        self.schedule(due, lambda: self._deliver(body, 1))
+        self.schedule(due, lambda: self._send(body, 1))
         if self._rng.random() < config.duplicate_share:
             stats.duplicated += 1
-            self.schedule(due + self._rng.uniform(0.0, 5.0), lambda: self._deliver(body, 1))
+            self.schedule(due + self._rng.uniform(0.0, 5.0), lambda: self._send(body, 1))
+
+    def _session(self) -> requests.Session:
+        # requests does not promise that one Session is safe across threads.
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
+
+    def _send(self, body: bytes, attempt: int) -> None:
+        if self._senders is None:
+            self._deliver(body, attempt)
+        else:
+            self._senders.submit(self._deliver, body, attempt)
 
     def _deliver(self, body: bytes, attempt: int) -> None:
         url = self.webhook_url
         if url is None:
             return
         try:
-            status = self._session.post(url, data=body, headers={"Content-Type": "application/json"},
+            status = self._session().post(url, data=body, headers={"Content-Type": "application/json"},
                                         timeout=5).status_code
         except requests.RequestException as error:
             logger.warning("push to the webhook failed: %s", type(error).__name__)
@@ -428,7 +469,7 @@ class PostingBook:
                 self.push_stats.failed += 1
                 if attempt < PUSH_MAX_ATTEMPTS:
                     self.schedule(self.clock.now() + PUSH_RETRY_SECONDS * attempt,
-                                  lambda: self._deliver(body, attempt + 1))
+                                  lambda: self._send(body, attempt + 1))
 
     # --- the agenda and the file server ---------------------------------------------
 
@@ -447,6 +488,7 @@ class PostingBook:
         threading.Thread(target=self._files.serve_forever, kwargs={"poll_interval": 0.05},
                          name="sandbox-labels", daemon=True).start()
         self._stop.clear()
+        self._senders = ThreadPoolExecutor(max_workers=PUSH_SENDERS, thread_name_prefix="sandbox-push-send")
         self._thread = threading.Thread(target=self._run_agenda, name="sandbox-push", daemon=True)
         self._thread.start()
 
@@ -455,6 +497,9 @@ class PostingBook:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._senders is not None:
+            self._senders.shutdown(wait=True, cancel_futures=True)
+            self._senders = None
         if self._files is not None:
             self._files.shutdown()
             self._files.server_close()
@@ -523,6 +568,8 @@ class _FileServer(ThreadingHTTPServer):
 
 class _FileHandler(BaseHTTPRequestHandler):
     server: _FileServer
+    # Headers and body go out in two sends: without this, each download waits for a delayed ACK.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         name = self.path.rsplit("/", 1)[-1]
@@ -570,4 +617,5 @@ POSTING_METHODS: dict[str, PostingMethod] = {
     "/v1/carriage/create": PostingMethod(_method("create_carriage"), write=True),
     "/v1/carriage/approve": PostingMethod(_method("approve_carriage"), write=True),
     "/v1/carriage/get": PostingMethod(_method("get_carriage"), write=False),
+    "/v1/carriage/delivery/list": PostingMethod(_method("delivery_list"), write=False),
 }
