@@ -10,6 +10,7 @@ from chalicelib.stock import handlers as stock
 from chalicelib.prices import handlers as prices
 from chalicelib.fbs import handlers as fbs
 from chalicelib.fbs import screens as print_screens
+from chalicelib.telegram import handlers as telegram
 
 app = Chalice(app_name="ozon-seller-ops")
 
@@ -49,6 +50,12 @@ def price_schedule(event):
     """Plan the hourly price run: read back, roll back, price, guard, push what changed."""
     logger.info("scheduled price sync")
     return prices.plan_scheduled(event.context)
+
+
+@app.on_sqs_message(queue=names.QUEUE_PRICE_PLAN, batch_size=1, name="price_planner")
+def price_planner(event):
+    """Load uploaded costs and fees (or a 1C exchange's costs) and plan prices when a row changed."""
+    return prices.plan_from_queue(event.to_dict(), event.context)
 
 
 @app.route("/ozon/push/{token}", methods=["POST"], content_types=["application/json", "text/plain"])
@@ -149,3 +156,9 @@ def agent_print_report(batch_id):
     """Print agent: report a job as printing, printed or failed."""
     return print_screens.screens().agent_report(print_screens.WebRequest.from_chalice(app.current_request),
                                                 batch_id)
+
+
+@app.on_sqs_message(queue=names.QUEUE_ALERTS_TELEGRAM, batch_size=10, name="alerts_telegram")
+def alerts_telegram(event):
+    """Forward alerts from the SNS topic to the Telegram chat; returns the partial batch response."""
+    return telegram.forward_from_queue(event.to_dict(), event.context)

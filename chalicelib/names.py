@@ -18,6 +18,15 @@ FBS_WORKER_CONCURRENCY = 2
 QUEUE_PRICE_PUSH = "ozon-price-push"
 PRICE_SCHEDULE_MINUTES = 60
 
+# A change of costs or fees: S3 notifications of uploads under PRICE_INBOX_PREFIX
+# (costs*.csv, operator*.csv) and requests of the stock planner after a 1C exchange.
+# The prefix is also the bucket's notification filter in infra/resources.yaml.
+QUEUE_PRICE_PLAN = "ozon-price-plan"
+PRICE_INBOX_PREFIX = "inbox/prices/"
+
+# Alerts: the queue subscribed to the `alerts` SNS topic, read by the Telegram forwarder.
+QUEUE_ALERTS_TELEGRAM = "ozon-alerts-telegram"
+
 # Parallel stock workers per deployment. Ozon takes 80 stock requests a minute, so a
 # handful of workers keeps up while the limiter spaces the calls.
 STOCK_WORKER_CONCURRENCY = 4

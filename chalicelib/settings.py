@@ -11,6 +11,7 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -113,6 +114,23 @@ class Settings(BaseModel):
     print_agent_token_secret_name: str | None = None
     operator_token: str | None = None
     operator_token_secret_name: str | None = None
+    # IANA zone of the warehouse: operator screens and pick lists show times in it.
+    warehouse_timezone: str = "Europe/Moscow"
+
+    # Alerts to Telegram. Name of the Secrets Manager secret that contains {"bot_token",
+    # "chat_id"}. When unset, TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID are read (local runs only).
+    telegram_secret_name: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("warehouse_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Moscow") from error
+        return value
 
     @field_validator("ozon_push_cidrs", mode="before")
     @classmethod
@@ -192,6 +210,10 @@ _ENV_FIELDS = {
     "PRINT_AGENT_TOKEN_SECRET_NAME": "print_agent_token_secret_name",
     "OPERATOR_TOKEN": "operator_token",
     "OPERATOR_TOKEN_SECRET_NAME": "operator_token_secret_name",
+    "WAREHOUSE_TIMEZONE": "warehouse_timezone",
+    "TELEGRAM_SECRET_NAME": "telegram_secret_name",
+    "TELEGRAM_API_URL": "telegram_api_url",
+    "TELEGRAM_TIMEOUT_SECONDS": "telegram_timeout_seconds",
 }
 
 

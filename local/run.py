@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             print_summary(report, checks, stack.sandbox.stats())
             run_price_sync(stack, files, Path(work), timeout=args.timeout)
             run_shipping_day(stack, timeout=args.timeout)
+            print_telegram_summary(stack)
             if args.report:
                 pushed = {(f.warehouse_id, f.offer_id): int(f.stock) for f in report.failures}
                 pushed.update({key: value.quantity for key, value in wiring_ledger().items()})
@@ -150,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"report: {args.report} ({len(checks)} rows)")
             print(f"total wall time {time.monotonic() - started:.1f} s", file=sys.stderr)
             return 1 if any(not c.matches for c in checks) else 0
+
+
+def print_telegram_summary(stack: LocalStack, timeout: float = 30.0) -> None:
+    """Print how many alerts the fake Telegram bot received, once the alerts queue is drained."""
+    stack.pump.run_until_idle(timeout=timeout, idle_for=0.5)
+    print(f"{'alerts in Telegram':>22}: {len(stack.telegram.messages)}")
 
 
 def wiring_ledger() -> dict:

@@ -218,6 +218,19 @@ def test_other_uploads_stay_quiet(stack):
     assert _receive_s3_records(stack, names.QUEUE_STOCK_PLAN, seconds=2) == []
 
 
+def test_price_upload_notifies_price_planner(stack):
+    # GIVEN the local stack WHEN an operator uploads a costs CSV and a non-CSV file
+    s3 = _client("s3", stack.endpoint_url)
+    key = f"{names.PRICE_INBOX_PREFIX}costs-2026-12-01.csv"
+    s3.put_object(Bucket=stack.bucket, Key=key, Body=b"offer_id;cost\nPH-1;100\n")
+    s3.put_object(Bucket=stack.bucket, Key=f"{names.PRICE_INBOX_PREFIX}notes.txt", Body=b"x")
+
+    # THEN only the CSV reaches the price plan queue, and the stock planner hears of neither
+    records = _receive_s3_records(stack, names.QUEUE_PRICE_PLAN, seconds=5)
+    assert [unquote_plus(record["s3"]["object"]["key"]) for record in records] == [key]
+    assert _receive_s3_records(stack, names.QUEUE_STOCK_PLAN, seconds=2) == []
+
+
 def test_alarms_publish_to_topic(stack):
     # GIVEN the DLQ alarms THEN each watches one DLQ and notifies the alerts topic
     cloudwatch = _client("cloudwatch", stack.endpoint_url)
@@ -271,3 +284,19 @@ def test_unknown_property_rejected(endpoint_url, template):
     # WHEN creating it THEN it fails instead of creating a different queue
     with pytest.raises(TemplateError, match="FifoQueue"):
         interpreter.create()
+
+
+def test_alert_reaches_telegram_queue(stack):
+    # GIVEN the local stack WHEN an alert is published to the alerts topic
+    sns = _client("sns", stack.endpoint_url)
+    sns.publish(TopicArn=stack.topic_arn, Subject="ozon-seller-ops: test", Message="Проверка")
+
+    # THEN the Telegram queue receives it in SNS's JSON envelope
+    sqs = _client("sqs", stack.endpoint_url)
+    response = sqs.receive_message(QueueUrl=stack.queue_url(names.QUEUE_ALERTS_TELEGRAM), WaitTimeSeconds=2)
+    (message,) = response["Messages"]
+    envelope = json.loads(message["Body"])
+    assert envelope["Type"] == "Notification"
+    assert envelope["TopicArn"] == stack.topic_arn
+    assert envelope["Subject"] == "ozon-seller-ops: test"
+    assert envelope["Message"] == "Проверка"

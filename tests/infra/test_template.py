@@ -34,7 +34,8 @@ FAKE_AWS_ENVIRONMENT = {
 }
 # Batch sizes chosen in app.py: the planner handles one upload at a time, the worker sends
 # up to 10 planned stock requests per invocation.
-EXPECTED_BATCH_SIZES = {"StockPlanner": 1, "StockWorker": 10, "FbsEvents": 10, "FbsLabels": 10, "PriceWorker": 10}
+EXPECTED_BATCH_SIZES = {"StockPlanner": 1, "StockWorker": 10, "FbsEvents": 10, "FbsLabels": 10, "PriceWorker": 10,
+                        "PricePlanner": 1, "AlertsTelegram": 10}
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 
 pytestmark = pytest.mark.infra
@@ -137,6 +138,8 @@ def test_queue_names_match_app(template):
     assert names.QUEUE_FBS_EVENTS in queue_names
     assert names.QUEUE_FBS_LABELS in queue_names
     assert names.QUEUE_PRICE_PUSH in queue_names
+    assert names.QUEUE_PRICE_PLAN in queue_names
+    assert names.QUEUE_ALERTS_TELEGRAM in queue_names
 
 
 def test_queues_have_redrive(template):
@@ -228,7 +231,7 @@ def test_bucket_notifies_planner(template):
     # GIVEN the bucket's notification THEN a new 1C manifest goes to the planner queue
     notification = template["Resources"]["Bucket"]["Properties"]["NotificationConfiguration"]
     configs = notification["QueueConfigurations"]
-    assert len(configs) == 1
+    assert len(configs) == 2
     config = configs[0]
     assert config["Event"] == "s3:ObjectCreated:*"
     assert config["Queue"] == {"Fn::GetAtt": ["StockPlanQueue", "Arn"]}
@@ -236,6 +239,33 @@ def test_bucket_notifies_planner(template):
         {"Name": "prefix", "Value": "inbox/1c/"},
         {"Name": "suffix", "Value": "manifest.json"},
     ]
+
+
+def test_bucket_notifies_price_planner(template):
+    # GIVEN the bucket's notification THEN a CSV under inbox/prices/ goes to the price plan queue
+    configs = template["Resources"]["Bucket"]["Properties"]["NotificationConfiguration"][
+        "QueueConfigurations"
+    ]
+    config = configs[1]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Queue"] == {"Fn::GetAtt": ["PricePlanQueue", "Arn"]}
+    assert config["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": names.PRICE_INBOX_PREFIX},
+        {"Name": "suffix", "Value": ".csv"},
+    ]
+
+    # AND the bucket waits for the queue policy that lets S3 send there
+    assert "PricePlanQueuePolicy" in template["Resources"]["Bucket"]["DependsOn"]
+
+
+def test_price_functions_sized(template):
+    # GIVEN the price planner and the price schedule, which plan up to 100,000 SKUs
+    for function_id in ("PricePlanner", "PriceSchedule"):
+        properties = template["Resources"][function_id]["Properties"]
+
+        # THEN each has 300 s and 1024 MB: planning 100k SKUs took 3.1-3.4 s CPU and 227 MB (docs/benchmarks.md)
+        assert properties["Timeout"] == 300, function_id
+        assert properties["MemorySize"] == 1024, function_id
 
 
 def test_dead_letter_alarms_notify(template):
@@ -314,3 +344,28 @@ def test_merge_rejects_unknown_queue(template):
     # WHEN the merge template is generated THEN the mismatch is an error naming the queue
     with pytest.raises(BuildError, match="ozon-stock-typo"):
         build_merge_template(chalice_template, load_resources(), "prod")
+
+
+def test_alerts_topic_feeds_telegram_queue(template):
+    # GIVEN the alerts topic's SQS subscription
+    subscriptions = _resources_of_type(template, "AWS::SNS::Subscription").values()
+    (subscription,) = [s["Properties"] for s in subscriptions if s["Properties"]["Protocol"] == "sqs"]
+
+    # THEN it delivers SNS envelopes from the alerts topic to the Telegram queue
+    assert subscription["TopicArn"] == {"Ref": "AlertsTopic"}
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["AlertsTelegramQueue", "Arn"]}
+    assert subscription["RawMessageDelivery"] is False
+    queue = template["Resources"]["AlertsTelegramQueue"]["Properties"]
+    assert queue["QueueName"] == names.QUEUE_ALERTS_TELEGRAM
+
+
+def test_telegram_queue_accepts_only_alerts_topic(template):
+    # GIVEN the Telegram queue's policy
+    policies = _resources_of_type(template, "AWS::SQS::QueuePolicy").values()
+    (policy,) = [p["Properties"] for p in policies if p["Properties"]["Queues"] == [{"Ref": "AlertsTelegramQueue"}]]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+
+    # THEN SNS may send to it, and only on behalf of the alerts topic
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "AlertsTopic"}}}

@@ -1,0 +1,1 @@
+"""Forwarding of alerts from the SNS topic `alerts` to a Telegram chat."""
