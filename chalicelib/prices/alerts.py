@@ -30,6 +30,15 @@ PRICE_MESSAGES = {
         "en": "The selling price of SKU {sku} in Ozon ({selling}) is more than {threshold}% below the "
               "cost {cost}, and there are no good prices to roll back to. Fix the price by hand.",
     },
+    "price_costs_request_failed": {
+        "ru": "Остатки из выгрузки 1С {exchange} обработаны, но пересчёт цен по себестоимости из 1С не "
+              "запрошен: {error}. Цены пересчитаются по расписанию в течение часа, но новые "
+              "себестоимости из этой выгрузки не прочитаны. Загрузите выгрузку заново или "
+              "положите CSV себестоимостей в inbox/prices/.",
+        "en": "Stock from the 1C exchange {exchange} was planned, but the price run for its 1C costs "
+              "was not requested: {error}. Prices are re-planned hourly, but the new costs of this "
+              "exchange were not read. Upload the exchange again or put a costs CSV into inbox/prices/.",
+    },
 }
 
 MESSAGES.update(PRICE_MESSAGES)

@@ -44,3 +44,15 @@ class PriceVerifyMessage(BaseModel):
     kind: Literal["price.verify"] = "price.verify"
     run_id: str
     seq: int = Field(ge=1)
+
+
+class OnecCostsRequest(BaseModel):
+    """Read costs of the configured 1C price type from an uploaded exchange, then plan prices.
+
+    The stock planner sends it after planning the exchange under `exchange_prefix`;
+    `files` are the exchange's offers and prices packages, relative to that prefix.
+    """
+
+    kind: Literal["price.costs.onec"] = "price.costs.onec"
+    exchange_prefix: str = Field(min_length=1)
+    files: list[str] = Field(min_length=1)

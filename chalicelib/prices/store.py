@@ -112,6 +112,14 @@ class PriceState:
 
 
 @dataclass
+class StoredInputs:
+    """The matrix rows and the categories that have a pricing rule, without the price states."""
+
+    matrix: dict[str, CostInputs]
+    categories: set[str]
+
+
+@dataclass
 class PriceBook:
     """Everything a planning run reads: matrix rows, states and the newest rule per category."""
 
@@ -124,6 +132,8 @@ class PriceStore(Protocol):
     def load(self) -> PriceBook: ...
 
     def put_inputs(self, rows: Iterable[CostInputs]) -> None: ...
+
+    def read_inputs(self) -> StoredInputs: ...
 
     def add_rule(self, rule: PricingRule) -> None: ...
 
@@ -181,6 +191,23 @@ class DynamoPriceStore:
         except PynamoDBException as error:
             raise self._error("BatchWriteItem", error) from error
 
+    def read_inputs(self) -> StoredInputs:
+        """Scan the matrix rows and the rule rows. DynamoDB filters out the price states."""
+        inputs = StoredInputs({}, set())
+        condition = (PriceModel.sk == MATRIX_SK) | PriceModel.pk.startswith("rule#")
+        connection = PriceModel._get_connection()
+        start_key = None
+        try:
+            while True:
+                page = connection.scan(filter_condition=condition, exclusive_start_key=start_key)
+                for item in page.get("Items", []):
+                    self._add_input(inputs, item)
+                start_key = page.get("LastEvaluatedKey")
+                if not start_key:
+                    return inputs
+        except PynamoDBException as error:
+            raise self._error("Scan", error) from error
+
     def add_rule(self, rule: PricingRule) -> None:
         row = _rule_row(rule)
         try:
@@ -223,6 +250,13 @@ class DynamoPriceStore:
             if newest is None or rule.version > newest.version:
                 book.rules[rule.category] = rule
 
+    def _add_input(self, inputs: StoredInputs, item: dict[str, Any]) -> None:
+        pk, sk = item["pk"]["S"], item["sk"]["S"]
+        if sk == MATRIX_SK:
+            inputs.matrix[pk.removeprefix("sku#")] = _inputs(MatrixRow.from_raw_data(item))
+        elif pk.startswith("rule#"):
+            inputs.categories.add(pk.removeprefix("rule#"))
+
     def _error(self, operation: str, error: PynamoDBException) -> StorageError:
         detail = f"{error.cause_response_code or type(error).__name__}: {error.cause_response_message or error}"
         return StorageError(self.table, operation, detail, "Check the prices table exists and the role may use it.")
@@ -235,6 +269,8 @@ class InMemoryPriceStore:
         self.matrix: dict[str, CostInputs] = {}
         self.state_rows: dict[str, PriceState] = {}
         self.rules: dict[str, dict[int, PricingRule]] = {}
+        # Offer ids of every matrix row written, in order, so tests can see what was rewritten.
+        self.written: list[str] = []
 
     def load(self) -> PriceBook:
         newest = {category: versions[max(versions)] for category, versions in self.rules.items()}
@@ -244,6 +280,10 @@ class InMemoryPriceStore:
     def put_inputs(self, rows: Iterable[CostInputs]) -> None:
         for row in rows:
             self.matrix[row.offer_id] = row
+            self.written.append(row.offer_id)
+
+    def read_inputs(self) -> StoredInputs:
+        return StoredInputs(dict(self.matrix), set(self.rules))
 
     def add_rule(self, rule: PricingRule) -> None:
         versions = self.rules.setdefault(rule.category, {})

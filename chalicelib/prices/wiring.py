@@ -18,13 +18,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from chalicelib.alerts import SnsNotifier
-from chalicelib.names import QUEUE_PRICE_PUSH
+from chalicelib.names import QUEUE_PRICE_PLAN, QUEUE_PRICE_PUSH
+from chalicelib.prices.inbox import InboxDeps
 from chalicelib.prices.journal import PriceJournal, bind_price_journal
-from chalicelib.prices.planner import PlannerDeps
+from chalicelib.prices.planner import PlannerDeps, plan_prices
 from chalicelib.prices.store import DynamoPriceStore, bind_prices
 from chalicelib.prices.worker import PriceWorker, WorkerDeps
 from chalicelib.settings import get_settings
 from chalicelib.stock import wiring as shared
+from chalicelib.storage.blobs import S3BlobStore
+from chalicelib.storage.queues import SqsQueue
 
 
 @lru_cache(maxsize=1)
@@ -54,6 +57,21 @@ def planner_deps() -> PlannerDeps:
 
 
 @lru_cache(maxsize=1)
+def blobs() -> S3BlobStore:
+    return S3BlobStore(shared.client("s3"), get_settings().bucket)
+
+
+def plan_queue() -> SqsQueue:
+    return shared.queue(QUEUE_PRICE_PLAN)
+
+
+@lru_cache(maxsize=1)
+def inbox_deps() -> InboxDeps:
+    return InboxDeps(settings=get_settings(), store=store(), journal=journal(), blobs=blobs(),
+                     plan=lambda: plan_prices(planner_deps()))
+
+
+@lru_cache(maxsize=1)
 def idempotency_config() -> IdempotencyConfig:
     """Journal every price request for the journal's lifetime (90 days by default)."""
     return IdempotencyConfig(expires_after_seconds=get_settings().journal_ttl_days * 86_400,
@@ -79,6 +97,6 @@ def price_worker() -> PriceWorker:
 
 def reset() -> None:
     """Forget every built adapter (tests and the local runner change settings)."""
-    for cached in (store, journal, notifier, planner_deps, idempotency_config, price_worker):
+    for cached in (store, journal, notifier, planner_deps, idempotency_config, price_worker, blobs, inbox_deps):
         cached.cache_clear()
     shared.reset()

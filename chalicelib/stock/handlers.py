@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib.observability import logger, metrics
 from chalicelib.onec.csv_export import CsvFormat
 from chalicelib.onec.reader import read_stock_exchange
+from chalicelib.prices import handlers as prices
 from chalicelib.stock import wiring
 from chalicelib.stock.messages import StockPlanContinuation, StockPlanRequest
 from chalicelib.stock.planner import PlanResult, continue_plan, plan_exchange
@@ -88,6 +89,9 @@ def _plan_record(record: SQSRecord) -> None:
             key = unquote_plus(s3_record["s3"]["object"]["key"])
             if key.endswith(MANIFEST_NAME):
                 plan_uploaded_exchange(key[: -len(MANIFEST_NAME)], full=False)
+                # With ONEC_PRICE_TYPE_ID set, the exchange's costs start a price run. A failed
+                # request (S3, SQS, a bad manifest) is logged and alerted, not raised.
+                prices.request_onec_costs(key[: -len(MANIFEST_NAME)])
         return
     kind = body.get("kind")
     if kind == "stock.plan":

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from chalicelib.alerts import InMemoryNotifier
 from chalicelib.clock import ManualClock
+from chalicelib.observability import SERVICE
 from chalicelib.ozon.errors import OzonServerError
 from chalicelib.ozon.prices import PriceUpdateResponse, ProductPricesPage
 from chalicelib.prices.formula import CostInputs, PricingRule
@@ -191,7 +192,7 @@ def test_rules_fired_logged(caplog):
     pipeline.costs({"PH-00000": "1000", "PH-00001": "1000"})
 
     # WHEN planned
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger=SERVICE):
         pipeline.plan()
 
     # THEN the run's log line counts the Ozon rule that fired
