@@ -7,8 +7,11 @@ by `local.webhook.WebhookServer`, and the sandbox pushes notices to
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -18,7 +21,8 @@ import boto3
 import requests
 
 from chalicelib.fbs import wiring as fbs_wiring
-from chalicelib.fbs.models import Posting
+from chalicelib.fbs.models import Posting, PrintBatch
+from chalicelib.fbs.print_agent import AgentConfig, PrintAgent
 from local.sandbox.postings import PushConfig, SandboxPosting, book_of
 from local.webhook import WebhookServer
 
@@ -33,7 +37,7 @@ DAY_SECONDS = 86_400.0
 def fbs_environment(push_token: str) -> dict[str, str]:
     """Environment of the FBS flow on the local stack (tests may override any of it)."""
     return {"OZON_PUSH_TOKEN": push_token, "OZON_PUSH_CIDRS": LOCAL_SENDER_RANGES, "FBS_AUTO_PACK": "true",
-            "OPERATOR_TOKEN": secrets.token_urlsafe(16)}
+            "OPERATOR_TOKEN": secrets.token_urlsafe(16), "PRINT_AGENT_TOKEN": secrets.token_urlsafe(16)}
 
 
 def new_push_token() -> str:
@@ -58,6 +62,7 @@ class DaySummary:
     received: int
     packed: int
     labelled: int
+    printed: int
     closed: int
     late: int
     cancelled: int
@@ -141,6 +146,7 @@ class FbsLocal:
             received=len(rows),
             packed=sum(1 for row in rows if row.packed_at is not None),
             labelled=sum(1 for row in rows if row.label_key),
+            printed=sum(1 for row in rows if row.printed_at is not None),
             closed=sum(1 for row in rows if row.closed_at is not None),
             late=sum(1 for row in rows if row.late),
             cancelled=sum(1 for row in rows if row.cancelled))
@@ -159,6 +165,7 @@ def play_shipping_day(stack: "LocalStack", plan: DayPlan, warehouse_id: int, tim
         return live <= {key.rsplit("/", 1)[-1][:-4] for key in stack.fbs.labels_in_s3()}
 
     stack.fbs.wait(labelled, timeout)
+    print_batches(stack, find_printer())
     ready = [n for n in numbers if book.postings[n].status == "awaiting_deliver"]
     if ready:
         reply = requests.post(f"{stack.fbs.webhook.base_url}/operator/dock-scan", json={"code": ready[0]},
@@ -169,9 +176,41 @@ def play_shipping_day(stack: "LocalStack", plan: DayPlan, warehouse_id: int, tim
 
 def print_day(summary: DaySummary, file=sys.stdout) -> None:
     for name, value in (("received", summary.received), ("packed", summary.packed),
-                        ("labelled", summary.labelled), ("closed", summary.closed), ("late", summary.late),
+                        ("labelled", summary.labelled), ("printed", summary.printed),
+                        ("closed", summary.closed), ("late", summary.late),
                         ("cancelled", summary.cancelled)):
         print(f"{'FBS ' + name:>22}: {value}", file=file)
+
+
+def find_printer() -> str | None:
+    """The CUPS queue to print on: $PRINTER, else cups-pdf's "PDF" queue when CUPS lists it."""
+    name = os.environ.get("PRINTER", "PDF")
+    if shutil.which("lpstat") is None:
+        return None
+    listed = subprocess.run(["lpstat", "-p", name], capture_output=True, text=True, check=False, timeout=10)
+    return name if listed.returncode == 0 else None
+
+
+def print_batches(stack: "LocalStack", printer: str | None) -> dict[str, int]:
+    """Do what the warehouse does: build the day's batches, press "print" on each, and run
+    the print agent once against CUPS. Returns the agent's counts."""
+    base, headers = stack.fbs.webhook.base_url, stack.fbs.operator_headers
+    days = sorted({row.shipment_date.strftime("%Y-%m-%d") for row in stack.fbs.rows() if row.label_key})
+    for day in days:
+        requests.post(f"{base}/operator/batches/build", json={"day": day}, headers=headers,
+                      timeout=120).raise_for_status()
+    for batch in PrintBatch.scan(PrintBatch.status == "ready"):
+        requests.post(f"{base}/operator/batches/{batch.batch_id}/print", json={}, headers=headers,
+                      timeout=60).raise_for_status()
+    if printer is None:
+        print("FBS printing skipped: no CUPS printer found (set PRINTER to a CUPS queue, or run "
+              "local/cups_setup.sh as root for the cups-pdf queue PDF)", file=sys.stderr)
+        return {"printed": 0, "failed": 0}
+    config = AgentConfig(api=base, token=stack.settings.print_agent_token, printer=printer, wait_seconds=60.0)
+    counts = PrintAgent(config).run_once()
+    print(f"FBS print agent on CUPS queue {printer}: {counts['printed']} batches printed, "
+          f"{counts['failed']} failed", file=sys.stderr)
+    return counts
 
 
 # The shipping day of `make run`: a short intake window so that it finishes in about a

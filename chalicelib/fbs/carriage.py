@@ -22,9 +22,9 @@ from chalicelib.ozon.fbs_models import AWAITING_DELIVER, FbsPosting
 CARRIAGE_SK = "carriage"
 # Carriage statuses after approval (Ozon Seller API docs, /v1/carriage/get).
 APPROVED_STATUSES = frozenset({"formed", "received", "closed", "sended"})
-# Virtual seconds after which a create call without a reply counts as lost.
-# NOTE: the claim has no carriage id after such a call, so a later scan creates again; if
-# the lost call did create a carriage, Ozon then holds two (cancel one with /v1/carriage/cancel).
+DROPPED_STATUSES = frozenset({"cancelled", "canceled"})
+# Virtual seconds after which a create call without a reply counts as lost. The next scan
+# then looks for the carriage that call may have made before it creates one.
 CREATE_SETTLE_SECONDS = 300
 
 
@@ -83,10 +83,12 @@ class CarriageCloser:
             previous = taken.detail
 
         carriage_id = previous.get("carriage_id")
-        if carriage_id is None:
-            if previous and deps.clock.now() - float(previous.get("at", 0)) < CREATE_SETTLE_SECONDS:
+        if carriage_id is None and previous:
+            if deps.clock.now() - float(previous.get("at", 0)) < CREATE_SETTLE_SECONDS:
                 raise DockScanError(f"the carriage of delivery method {method_id} is being created; scan again "
                                     "in a few minutes", 409)
+            carriage_id = self._adopt_lost(pk, method_id)
+        if carriage_id is None:
             carriage_id = self._create(pk, method_id)
 
         # Re-read before approving: a retry must not approve twice.
@@ -95,6 +97,18 @@ class CarriageCloser:
             deps.ozon.approve_carriage(carriage_id)
             logger.info("carriage approved", extra={"carriage_id": carriage_id, "delivery_method_id": method_id})
         deps.store.update_claim(pk, CARRIAGE_SK, state="approved", carriage_id=carriage_id, at=deps.clock.now())
+        return carriage_id
+
+    def _adopt_lost(self, pk: str, method_id: int) -> int | None:
+        """Find the carriage an earlier create call made although its reply never came."""
+        deps = self.deps
+        made = [c for c in deps.ozon.list_carriages(method_id, deps.store.now()) if c.status not in DROPPED_STATUSES]
+        if not made:
+            return None
+        carriage_id = made[0].id
+        deps.store.update_claim(pk, CARRIAGE_SK, state="created", carriage_id=carriage_id, at=deps.clock.now())
+        logger.info("carriage of a lost create call found", extra={"carriage_id": carriage_id,
+                                                                   "delivery_method_id": method_id})
         return carriage_id
 
     def _create(self, pk: str, method_id: int) -> int:

@@ -54,6 +54,10 @@ def dock_scan(request) -> Response:
         result = CarriageCloser(wiring.deps()).dock_scan(code)
     except DockScanError as error:
         return _json(error_reply(error.status, "DOCK_SCAN_FAILED", str(error)))
+    except OzonRetryableError as error:
+        logger.warning("dock scan: Ozon did not answer", extra={"error": str(error)})
+        return _json(error_reply(503, "OZON_UNAVAILABLE", f"Ozon did not answer ({error}); nothing is lost, "
+                                 "scan the same code again in a few minutes"))
     return _json(PushReply(200, {"code": result.code, "carriages": {str(k): v for k, v in result.carriages.items()},
                                  "closed": result.closed}))
 

@@ -128,6 +128,8 @@ class LabelWorker:
             self._requeue(message.model_copy(update={"polls": message.polls + 1}), POLL_SECONDS)
             return "waiting"
         unprinted = {item.posting_number: item.message for item in task.status.unprinted_postings}
+        if number in unprinted and self._cancelled_meanwhile(number):
+            return "cancelled"
         if code != "completed" or number in unprinted or not task.file_url:
             detail = unprinted.get(number) or (task.error.message if task.error else "") or code
             return self._fail(number, f"label task {message.task_id} ended {code}: {detail}")
@@ -138,6 +140,16 @@ class LabelWorker:
             return self._fail(number, str(error))
         self._store(row, label)
         return "labelled"
+
+    def _cancelled_meanwhile(self, number: str) -> bool:
+        """Re-read a posting Ozon left out of its label; a cancellation is no failure to alert on."""
+        deps = self.deps
+        api = self.pipeline.read(number, "label")
+        if api is None or api.status != CANCELLED:
+            return False
+        deps.store.change(number, lambda current: merge_posting(current, api, deps.store.now()))
+        deps.store.record(number, "label_skipped", reason="cancelled after the label was asked for")
+        return True
 
     def _download(self, url: str) -> bytes:
         if not url.startswith(("https://", "http://")):

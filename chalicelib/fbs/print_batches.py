@@ -23,7 +23,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -83,6 +83,8 @@ class BatchOptions:
     # page (the label itself) goes to the printer.
     keep_second_page: bool = False
     font_path: Path | None = None
+    # The warehouse's zone: the pick list shows its times in it.
+    zone: tzinfo = timezone.utc
 
 
 @dataclass
@@ -172,19 +174,20 @@ def register_font(font_path: Path | None = None) -> str:
 
 
 def render_pick_list(batch_id: str, group: BatchGroup, *, generated_at: datetime,
-                     font_path: Path | None = None) -> bytes:
-    """Draw the pick-list cover of a batch (A4, one or more pages) and return the PDF."""
+                     font_path: Path | None = None, zone: tzinfo = timezone.utc) -> bytes:
+    """Draw the pick-list cover of a batch (A4, one or more pages), times in `zone`; return the PDF."""
     font = register_font(font_path)
     title = ParagraphStyle("title", fontName=font, fontSize=14, leading=18)
     body = ParagraphStyle("body", fontName=font, fontSize=9, leading=11)
     lines = pick_lines(group.postings)
-    ship_by = group.ship_by.astimezone(timezone.utc)
+    ship_by, made = group.ship_by.astimezone(zone), generated_at.astimezone(zone)
+    zone_label = getattr(zone, "key", None) or zone.tzname(None)
 
     story = [
         Paragraph(f"Лист подбора: партия {batch_id}", title),
-        Paragraph(f"Склад: {group.warehouse_id}. Отгрузить до: {ship_by:%d.%m.%Y %H:%M} UTC.", body),
+        Paragraph(f"Склад: {group.warehouse_id}. Отгрузить до: {ship_by:%d.%m.%Y %H:%M} ({zone_label}).", body),
         Paragraph(f"Отправлений: {len(group.postings)}. Товаров: {sum(l.quantity for l in lines)}. "
-                  f"Создан: {generated_at.astimezone(timezone.utc):%d.%m.%Y %H:%M} UTC.", body),
+                  f"Создан: {made:%d.%m.%Y %H:%M} ({zone_label}).", body),
         Spacer(1, 4 * mm),
         _pick_table(lines, body, font),
     ]
@@ -327,7 +330,8 @@ class PrintBatchBuilder:
 
     def _store(self, batch_id: str, group: BatchGroup) -> PrintBatch:
         generated_at = self._now()
-        cover = render_pick_list(batch_id, group, generated_at=generated_at, font_path=self.options.font_path)
+        cover = render_pick_list(batch_id, group, generated_at=generated_at, font_path=self.options.font_path,
+                                 zone=self.options.zone)
         labels = [(p.posting_number, self._read_label(p)) for p in group.postings]
         pdf, pages = merge_batch(cover, labels, keep_second_page=self.options.keep_second_page)
         checksum = hashlib.sha256(pdf).hexdigest()

@@ -19,13 +19,14 @@ import hmac
 import html
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from http.cookies import SimpleCookie
 from pathlib import Path
 from string import Template
 from typing import Callable, Mapping
 from urllib.parse import parse_qs, urlencode
+from zoneinfo import ZoneInfo
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -57,7 +58,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "English", "empty": "За этот день партий нет.",
         "batch": "Партия", "warehouse": "Склад", "ship_by": "Отгрузить до", "postings": "Отправлений",
         "pages": "Страниц", "status": "Статус", "action": "Действие",
-        "times": "Время указано в UTC.",
+        "times": "Время указано по часовому поясу склада: {zone}.",
         "requested": "Партия {batch_id} отправлена на печать.", "built": "Собрано партий: {count}.",
         "ready": "готова", "print_requested": "ждёт печати", "printing": "печатается",
         "printed": "напечатана", "failed": "ошибка печати",
@@ -69,7 +70,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "Русский", "empty": "No batches for this day.",
         "batch": "Batch", "warehouse": "Warehouse", "ship_by": "Ship by", "postings": "Postings",
         "pages": "Pages", "status": "Status", "action": "Action",
-        "times": "Times are UTC.",
+        "times": "Times are in the warehouse's time zone: {zone}.",
         "requested": "Batch {batch_id} sent to the printer.", "built": "Batches built: {count}.",
         "ready": "ready", "print_requested": "waiting for the printer", "printing": "printing",
         "printed": "printed", "failed": "print failed",
@@ -229,13 +230,14 @@ def render_login(lang: str, day: str = "", *, failed: bool = False) -> str:
         token_label=html.escape(texts["token"]), login_label=html.escape(texts["login"]))
 
 
-def render_operator_page(batches: list[PrintBatch], day: str, lang: str, notice: str = "") -> str:
-    """Render the batch table of `day`; every text is escaped here."""
+def render_operator_page(batches: list[PrintBatch], day: str, lang: str, notice: str = "",
+                         zone: tzinfo = timezone.utc) -> str:
+    """Render the batch table of `day` with times in `zone`; every text is escaped here."""
     texts = TEXTS[lang]
     other = "en" if lang == "ru" else "ru"
     shown = date.fromisoformat(day)
     headings = ("batch", "warehouse", "ship_by", "postings", "pages", "status", "action")
-    rows = "\n".join(_batch_row(batch, day, lang) for batch in batches)
+    rows = "\n".join(_batch_row(batch, day, lang, zone) for batch in batches)
     if not batches:
         rows = f'<tr><td colspan="{len(headings)}">{html.escape(texts["empty"])}</td></tr>'
     return _template("operator.html").substitute(
@@ -247,14 +249,19 @@ def render_operator_page(batches: list[PrintBatch], day: str, lang: str, notice:
         notice=f'<p class="notice" id="notice">{html.escape(notice)}</p>' if notice else "",
         build_action="operator/batches/build", build_label=html.escape(texts["build"]),
         header="".join(f"<th>{html.escape(texts[name])}</th>" for name in headings),
-        rows=rows, times_note=html.escape(texts["times"]))
+        rows=rows, times_note=html.escape(texts["times"].format(zone=zone_name(zone))))
 
 
 def _page_href(lang: str, day: str) -> str:
     return html.escape("operator?" + urlencode({"lang": lang, "day": day}))
 
 
-def _batch_row(batch: PrintBatch, day: str, lang: str) -> str:
+def zone_name(zone: tzinfo) -> str:
+    """The IANA name of a zoneinfo zone, or the zone's own name (UTC)."""
+    return str(getattr(zone, "key", None) or zone.tzname(None))
+
+
+def _batch_row(batch: PrintBatch, day: str, lang: str, zone: tzinfo) -> str:
     texts = TEXTS[lang]
     batch_id = html.escape(batch.batch_id)
     # A batch stuck in `printing` (the agent stopped mid-job) stays printable again.
@@ -267,7 +274,7 @@ def _batch_row(batch: PrintBatch, day: str, lang: str) -> str:
               f'<button type="submit" id="print-{batch_id}"{" disabled" if waiting else ""}>'
               f'{html.escape(texts["print"])}</button></form> '
               f'<a href="operator/batches/{batch_id}/pdf">{html.escape(texts["pdf"])}</a>')
-    cells = [batch_id, str(int(batch.warehouse_id)), f"{batch.ship_by.astimezone(timezone.utc):%d.%m.%Y %H:%M}",
+    cells = [batch_id, str(int(batch.warehouse_id)), f"{batch.ship_by.astimezone(zone):%d.%m.%Y %H:%M}",
              str(len(batch.posting_numbers)), str(int(batch.pages or 0))]
     return (f'<tr id="batch-{batch_id}" data-status="{html.escape(batch.status)}">'
             + "".join(f"<td>{cell}</td>" for cell in cells)
@@ -322,8 +329,9 @@ class Screens:
     """
 
     def __init__(self, queue: PrintQueue, build_day: Callable[[str], int], operator_token: TokenSource,
-                 agent_token: TokenSource, now: Callable[[], datetime]) -> None:
+                 agent_token: TokenSource, now: Callable[[], datetime], zone: tzinfo = timezone.utc) -> None:
         self.queue = queue
+        self.zone = zone
         self.build_day = build_day
         self.operator_token = operator_token
         self.agent_token = agent_token
@@ -335,7 +343,8 @@ class Screens:
         if not operator_signed_in(request, self.operator_token):
             return html_response(render_login(lang, parse_day(request.query.get("day"), "")), 401)
         day = parse_day(request.query.get("day"), day_of(self.now()))
-        return html_response(render_operator_page(self.queue.batches(day), day, lang, self._notice(request, lang)))
+        return html_response(render_operator_page(self.queue.batches(day), day, lang, self._notice(request, lang),
+                                                  self.zone))
 
     def operator_login(self, request: WebRequest) -> Response:
         lang = language(request)
@@ -482,6 +491,7 @@ def screens() -> Screens:
     from chalicelib.stock import wiring as shared
 
     settings = get_settings()
+    zone = ZoneInfo(settings.warehouse_timezone)
     store = wiring.store()  # binds the FBS models to their tables
     s3 = shared.client("s3")
 
@@ -490,7 +500,8 @@ def screens() -> Screens:
 
     def build_day(day: str) -> int:
         options = BatchOptions(bucket=settings.bucket, keep_second_page=settings.print_keep_label_second_page,
-                               font_path=Path(settings.print_font_path) if settings.print_font_path else None)
+                               font_path=Path(settings.print_font_path) if settings.print_font_path else None,
+                               zone=zone)
         return len(PrintBatchBuilder(s3, options, store.now, store.record).build_day(day))
 
     return Screens(
@@ -498,7 +509,7 @@ def screens() -> Screens:
         TokenSource("operator", settings.operator_token, settings.operator_token_secret_name, secrets),
         TokenSource("print agent", settings.print_agent_token, settings.print_agent_token_secret_name,
                     secrets),
-        store.now)
+        store.now, zone)
 
 
 def build_due_batches() -> dict[str, int]:

@@ -6,9 +6,9 @@ from chalicelib.alerts import MESSAGES
 
 FBS_MESSAGES = {
     "fbs_ship_by": {
-        "ru": "Отправление {posting} не собрано, а отгрузить его нужно до {deadline} (UTC), через {hours} ч. "
+        "ru": "Отправление {posting} не собрано, а отгрузить его нужно до {deadline} ({zone}), через {hours} ч. "
               "Соберите и упакуйте его.",
-        "en": "Posting {posting} is not packed and must ship by {deadline} (UTC), in {hours} h. Pack it.",
+        "en": "Posting {posting} is not packed and must ship by {deadline} ({zone}), in {hours} h. Pack it.",
     },
     "fbs_ship_failed": {
         "ru": "Ozon не принял сборку отправления {posting} ({detail}). Проверьте отправление в личном кабинете.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -47,8 +48,10 @@ def run_watchdog(deps: FbsDeps) -> WatchdogReport:
         elif row.shipment_date <= horizon:
             if _once(deps, row, "ship-by-warning", "ship_by_warned"):
                 hours = (row.shipment_date - now).total_seconds() / 3600
-                deps.notifier.alert("fbs_ship_by", posting=row.posting_number,
-                                    deadline=row.shipment_date.strftime("%Y-%m-%d %H:%M"), hours=f"{hours:.1f}")
+                zone = ZoneInfo(deps.settings.warehouse_timezone)
+                deps.notifier.alert("fbs_ship_by", posting=row.posting_number, zone=zone.key,
+                                    deadline=row.shipment_date.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+                                    hours=f"{hours:.1f}")
                 report.warned += 1
     metrics.add_metric(name="FbsShippedLate", unit=MetricUnit.Count, value=report.late)
     metrics.add_metric(name="FbsPackedTotal", unit=MetricUnit.Count, value=report.packed)

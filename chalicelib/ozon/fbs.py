@@ -17,7 +17,9 @@ from chalicelib.ozon.client import OzonClient
 from chalicelib.ozon.errors import OzonContractError, OzonError, OzonRequestError
 from chalicelib.ozon.fbs_models import (
     CarriageCreateResponse,
+    CarriageDeliveryListResponse,
     CarriageResponse,
+    CarriageSummary,
     FbsPosting,
     LabelTasksResponse,
     LabelTaskResponse,
@@ -37,6 +39,7 @@ PATH_LABEL_GET = "/v2/posting/fbs/package-label/get"
 PATH_CARRIAGE_CREATE = "/v1/carriage/create"
 PATH_CARRIAGE_APPROVE = "/v1/carriage/approve"
 PATH_CARRIAGE_GET = "/v1/carriage/get"
+PATH_CARRIAGE_DELIVERY_LIST = "/v1/carriage/delivery/list"
 
 FBS_PATHS = (
     PATH_POSTING_GET, PATH_UNFULFILLED_LIST, PATH_SHIP, PATH_LABEL_CREATE, PATH_LABEL_GET,
@@ -145,6 +148,13 @@ class OzonFbsClient:
 
     def get_carriage(self, carriage_id: int) -> CarriageResponse:
         return self._call(PATH_CARRIAGE_GET, {"carriage_id": carriage_id}, CarriageResponse)
+
+    def list_carriages(self, delivery_method_id: int, departure_date: datetime) -> list[CarriageSummary]:
+        """Return the carriages of a delivery method on the day of `departure_date`."""
+        body = {"delivery_method_id": delivery_method_id, "departure_date": _iso(departure_date)}
+        reply = self._call(PATH_CARRIAGE_DELIVERY_LIST, body, CarriageDeliveryListResponse)
+        return [carriage for method in reply.result if method.delivery_method_id == delivery_method_id
+                for carriage in method.carriages]
 
     def _call(self, path: str, body: dict[str, Any], model: type[ModelT]) -> ModelT:
         payload = self._client.post(path, body)

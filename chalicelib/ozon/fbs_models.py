@@ -150,6 +150,25 @@ class CarriageCreateResponse(OzonModel):
     carriage_id: int
 
 
+class CarriageSummary(OzonModel):
+    """One carriage in `/v1/carriage/delivery/list`; Ozon writes its id as a string."""
+
+    id: int
+    status: StringOrEmpty = ""
+    postings_count: int = 0
+
+
+class DeliveryMethodCarriages(OzonModel):
+    delivery_method_id: int
+    carriages: list[CarriageSummary] = Field(default_factory=list)
+
+
+class CarriageDeliveryListResponse(OzonModel):
+    """The reply of `/v1/carriage/delivery/list`: per delivery method, its carriages of the day."""
+
+    result: list[DeliveryMethodCarriages] = Field(default_factory=list)
+
+
 class CarriageResponse(OzonModel):
     """The reply of `/v1/carriage/get`."""
 

@@ -24,6 +24,7 @@ from chalicelib.ozon.client import OzonClient
 from chalicelib.ozon.fbs import (
     PATH_CARRIAGE_APPROVE,
     PATH_CARRIAGE_CREATE,
+    PATH_CARRIAGE_DELIVERY_LIST,
     PATH_CARRIAGE_GET,
     PATH_LABEL_CREATE,
     PATH_LABEL_GET,
@@ -49,13 +50,21 @@ from tests.contract.test_ozon_contract import (
     forbid_undeclared,
     operation,
     request_schema,
+    response_schema,
     spec,  # noqa: F401  (the session fixture with the loaded export)
     validation_errors,
 )
 from tests.unit.test_ozon_client import OzonTestServer, Reply
 
-SPEC_PATHS = [PATH_POSTING_GET, PATH_SHIP, PATH_CARRIAGE_CREATE, PATH_CARRIAGE_APPROVE, PATH_CARRIAGE_GET]
+SPEC_PATHS = [PATH_POSTING_GET, PATH_SHIP, PATH_CARRIAGE_CREATE, PATH_CARRIAGE_APPROVE, PATH_CARRIAGE_GET,
+              PATH_CARRIAGE_DELIVERY_LIST]
 POSTING_NUMBER = "57195475-0050-3"
+# Two delivery methods with their carriages of the day, written to the export's schema.
+DELIVERY_LIST_REPLY = {"result": [
+    {"delivery_method_id": 18114520187000, "departure_date": "2026-12-04T00:00:00Z", "errors": [],
+     "carriages": [{"id": "27015712", "status": "new", "postings_count": 3, "quantum_count": 0},
+                   {"id": "27015713", "status": "cancelled", "postings_count": 0, "quantum_count": 0}]},
+    {"delivery_method_id": 22000000000001, "carriages": [{"id": "27015714", "status": "formed"}]}]}
 DAY = datetime(2026, 12, 4, tzinfo=timezone.utc)
 
 # Shapes of the methods newer than the export (Ozon Seller API docs, September 2026).
@@ -131,6 +140,7 @@ def captured(spec: dict[str, Any], shared_dir: Path, server: OzonTestServer, fbs
     server.reply(PATH_CARRIAGE_CREATE, Reply(body={"carriage_id": 2}))
     server.reply(PATH_CARRIAGE_APPROVE, Reply(body={}))
     server.reply(PATH_CARRIAGE_GET, Reply(body={"carriage_id": 2, "status": "received"}))
+    server.reply(PATH_CARRIAGE_DELIVERY_LIST, Reply(body=DELIVERY_LIST_REPLY))
     server.reply(PATH_UNFULFILLED_LIST, Reply(body=UNFULFILLED_REPLY_2026))
     server.reply(PATH_LABEL_CREATE, Reply(body=LABEL_CREATE_REPLY_2026))
     server.reply(PATH_LABEL_GET, Reply(body=LABEL_GET_REPLY_2026))
@@ -140,6 +150,7 @@ def captured(spec: dict[str, Any], shared_dir: Path, server: OzonTestServer, fbs
     fbs.create_carriage(posting.delivery_method.id, DAY)
     fbs.approve_carriage(2)
     fbs.get_carriage(2)
+    fbs.list_carriages(posting.delivery_method.id, DAY)
     list(fbs.iter_unfulfilled(DAY, DAY.replace(day=11)))
     fbs.create_label_task([POSTING_NUMBER])
     fbs.get_label_task(5819327210249)
@@ -259,3 +270,16 @@ def test_posting_model_fields_in_spec(spec: dict[str, Any]) -> None:
     schema = spec["components"]["schemas"]["v3FbsPostingDetail"]["properties"]
     for name in FbsPosting.model_fields:
         assert name in schema, name
+
+
+def test_delivery_list_reply_parsed(spec: dict[str, Any], server: OzonTestServer, fbs: OzonFbsClient) -> None:
+    # GIVEN a /v1/carriage/delivery/list reply that conforms to the export (which has no example)
+    assert validation_errors(DELIVERY_LIST_REPLY, forbid_undeclared(
+        response_schema(spec, PATH_CARRIAGE_DELIVERY_LIST))) == []
+    server.reply(PATH_CARRIAGE_DELIVERY_LIST, Reply(body=DELIVERY_LIST_REPLY))
+
+    # WHEN the client lists the carriages of the first delivery method
+    carriages = fbs.list_carriages(18114520187000, DAY)
+
+    # THEN only that method's carriages come back, their string ids read as integers
+    assert [(c.id, c.status) for c in carriages] == [(27015712, "new"), (27015713, "cancelled")]

@@ -6,10 +6,7 @@ and pushes their notices with 5% lost and 5% duplicated. 5% of the postings are 
 soon after they appear. Auto-packing is on. The lost notices are made up by the poll of
 the unfulfilled list.
 
-The suite plays 40 postings. `FBS_DAY_POSTINGS=300` plays the full 300-posting day.
-NOTE: the whole local stack shares one Python process, and moto's per-request cost sets
-its pace. On a busy 2-core machine 300 postings did not finish within 700 s, so the
-300-posting run is not part of the default suite.
+`FBS_DAY_POSTINGS=N` plays a day of N postings instead.
 """
 
 from __future__ import annotations
@@ -21,11 +18,12 @@ import pytest
 import requests
 
 from chalicelib.fbs import wiring as fbs_wiring
+from chalicelib.fbs.models import PrintBatch
 from local.fbs_stack import DayPlan
 from local.sandbox.postings import CANCELLED, PushConfig
 
 WAREHOUSE_ID = 22142605386000
-POSTINGS = int(os.environ.get("FBS_DAY_POSTINGS", "40"))
+POSTINGS = int(os.environ.get("FBS_DAY_POSTINGS", "300"))
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +77,26 @@ def test_one_label_per_live_posting(day):
         assert book.label_creates.get(number) == 1, number
 
 
+def test_one_batch_place_per_live_posting(day):
+    # GIVEN the labelled postings of the day
+    stack, numbers, _ = day
+    book = stack.fbs.book
+    live = [n for n in numbers if book.postings[n].status != CANCELLED]
+    days = sorted({row.shipment_date.strftime("%Y-%m-%d") for row in stack.fbs.rows() if row.label_key})
+
+    # WHEN the operator builds the batches of every ship-by day, twice
+    for _ in range(2):
+        for ship_day in days:
+            reply = requests.post(f"{stack.fbs.webhook.base_url}/operator/batches/build", json={"day": ship_day},
+                                  headers=stack.fbs.operator_headers, timeout=120)
+            assert reply.status_code == 200, reply.text
+
+    # THEN each live posting has exactly one place in one batch, and no cancelled one has any
+    places = Counter(number for batch in PrintBatch.scan() for number in batch.posting_numbers)
+    for number in live:
+        assert places[number] == 1, number
+    assert set(places) == set(live)
+
 def test_cancelled_get_no_label(day):
     # GIVEN the cancelled postings of the day
     stack, numbers, _ = day
@@ -86,11 +104,11 @@ def test_cancelled_get_no_label(day):
     cancelled = [n for n in numbers if book.postings[n].status == CANCELLED]
     labels = {key.rsplit("/", 1)[-1][:-4] for key in stack.fbs.labels_in_s3()}
 
-    # THEN none has a label, and their rows say cancelled
+    # THEN none has a label, and their rows say cancelled. (A label task may have been
+    # asked for before the cancellation: Ozon then leaves the posting out of the file.)
     assert cancelled
     for number in cancelled:
         assert number not in labels, number
-        assert number not in book.label_creates, number
         row = fbs_wiring.store().get(number)
         assert row is None or row.cancelled, number
 

@@ -348,3 +348,32 @@ def test_watchdog_warns_once(stack):
     assert second.warned == 0
     assert first.late >= 1
     assert store.get("66666666-0002-1").late is True
+
+
+def test_lost_carriage_reply_not_created_twice(stack):
+    # GIVEN a packed posting, and an Ozon that makes the carriage but answers after our timeout
+    number = "77777777-0009-1"
+    add_posting(stack, number)
+    post_raw(stack.fbs.push_url, json.dumps({"message_type": "TYPE_NEW_POSTING", "posting_number": number}).encode())
+    book = stack.fbs.book
+    assert wait_for(lambda: book.postings[number].status == "awaiting_deliver", timeout=60)
+    creates_before = book.carriage_calls["create"]
+    book.stall_carriage_reply_seconds = 3.0  # the client gives up after OZON_TIMEOUT_SECONDS=2
+    scan = f"{stack.fbs.webhook.base_url}/operator/dock-scan"
+
+    # WHEN the operator scans, scans again at once, and scans once more after the create settled
+    lost = requests.post(scan, json={"code": number}, headers=stack.fbs.operator_headers, timeout=30)
+    early = requests.post(scan, json={"code": number}, headers=stack.fbs.operator_headers, timeout=30)
+    stack.clock.sleep(310)
+    found = requests.post(scan, json={"code": number}, headers=stack.fbs.operator_headers, timeout=30)
+
+    # THEN the first scan is told to retry, the second to wait, and the third approves the
+    # carriage the lost call made: Ozon saw one create
+    assert lost.status_code == 503, lost.text
+    assert early.status_code == 409, early.text
+    assert found.status_code == 200, found.text
+    assert book.carriage_calls["create"] == creates_before + 1
+    carriage_id = book.postings[number].carriage_id
+    assert list(found.json()["carriages"].values()) == [carriage_id]
+    assert book.carriages[carriage_id].status == "formed"
+    assert Posting.get(number).carriage_id == carriage_id

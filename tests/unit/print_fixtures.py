@@ -1,11 +1,14 @@
-"""Fixtures of the print tests: FBS tables and a bucket on moto, and label PDFs drawn here."""
+"""Fixtures of the print tests: FBS tables and a bucket on moto's server, and label PDFs drawn here."""
 
 from __future__ import annotations
 
 import io
 from datetime import datetime, timezone
+from urllib.request import Request, urlopen
 
 import boto3
+import pytest
+from moto.server import ThreadedMotoServer
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
@@ -27,13 +30,34 @@ def draw_label(posting_number: str, pages: int = 2) -> bytes:
     return buffer.getvalue()
 
 
-def create_tables_and_bucket() -> object:
-    """Create the FBS tables and the bucket inside an active moto mock; return an S3 client."""
-    bind_fbs("", REGION, None)
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's server on 127.0.0.1 for this test session; yields its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint, monkeypatch):
+    """An S3 client of a fresh moto server state with the FBS tables and the bucket."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint}.items():
+        monkeypatch.setenv(name, value)
+    with urlopen(Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10) as response:
+        response.read()
+    return create_tables_and_bucket(moto_endpoint)
+
+
+def create_tables_and_bucket(endpoint_url: str) -> object:
+    """Create the FBS tables and the bucket on the moto server at `endpoint_url`; return an S3 client."""
+    bind_fbs("", REGION, endpoint_url)
     for model in MODELS.values():
         # moto creates tables ACTIVE at once, so there is nothing to wait for.
         model.create_table(read_capacity_units=1, write_capacity_units=1)
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     return s3
 

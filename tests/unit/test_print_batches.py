@@ -6,9 +6,9 @@ import hashlib
 import io
 import json
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from moto import mock_aws
 from pypdf import PdfReader
 
 from chalicelib.clock import ManualClock
@@ -23,20 +23,11 @@ from chalicelib.fbs.print_batches import (
     render_pick_list,
 )
 from chalicelib.fbs.store import FbsStore
-from tests.unit.print_fixtures import BUCKET, SHIP_BY, add_posting, create_tables_and_bucket, draw_label
+from tests.unit.print_fixtures import (  # noqa: F401 (moto_endpoint and s3 are fixtures)
+    BUCKET, SHIP_BY, add_posting, draw_label, moto_endpoint, s3)
 
 NOW = datetime(2026, 12, 4, 9, 30, tzinfo=timezone.utc)
 DAY = "2026-12-04"
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "eu-central-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield create_tables_and_bucket()
 
 
 def builder(s3, **options) -> PrintBatchBuilder:
@@ -220,6 +211,17 @@ def test_cover_has_russian_headings():
                      "Нож & вилка", "X<1>", "B-1", "04.12.2026 14:00"):
         assert expected in text
 
+
+def test_cover_times_in_warehouse_zone():
+    # GIVEN a group due 14:00 UTC at a Moscow warehouse
+    group = BatchGroup(1001, SHIP_BY, [Posting("B-1", products=[product(7, "X", "Мыло", 1)])])
+
+    # WHEN the cover is drawn in Moscow time
+    text = pdf_text(render_pick_list("b-1", group, generated_at=NOW, zone=ZoneInfo("Europe/Moscow")))[0]
+
+    # THEN both times are Moscow's, with the zone named
+    assert "04.12.2026 17:00 (Europe/Moscow)" in text
+    assert "04.12.2026 12:30 (Europe/Moscow)" in text
 
 def test_merge_rejects_empty_pdf():
     # GIVEN a cover and a label with no pages

@@ -5,31 +5,22 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from moto import mock_aws
 
 from chalicelib.fbs.models import Posting, PrintBatch
 from chalicelib.fbs.print_batches import BatchOptions, PrintBatchBuilder, PrintQueue
 from chalicelib.fbs.screens import COOKIE_NAME, Screens, TokenSource, WebRequest, session_value
-from tests.unit.print_fixtures import BUCKET, add_posting, create_tables_and_bucket
+from tests.unit.print_fixtures import (  # noqa: F401 (moto_endpoint and s3 are fixtures)
+    BUCKET, add_posting, moto_endpoint, s3)
 
 NOW = datetime(2026, 12, 4, 9, 30, tzinfo=timezone.utc)
 DAY = "2026-12-04"
 OPERATOR_TOKEN = "operator-token-4f1c"
 AGENT_TOKEN = "agent-token-9d2e"
 FORM = {"content-type": "application/x-www-form-urlencoded", "host": "127.0.0.1:9000"}
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "eu-central-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield create_tables_and_bucket()
 
 
 @pytest.fixture
@@ -106,6 +97,19 @@ def test_page_lists_batches_in_russian(screens, batch):
     assert "готова" in response.body
     assert "<script" not in response.body
 
+
+def test_page_shows_warehouse_time(s3, batch):
+    # GIVEN screens of a Moscow warehouse and a batch due 14:00 UTC
+    screens = Screens(PrintQueue(s3, BUCKET, 120, lambda: NOW), lambda day: 0,
+                      TokenSource("operator", OPERATOR_TOKEN, None), TokenSource("print agent", AGENT_TOKEN, None),
+                      lambda: NOW, ZoneInfo("Europe/Moscow"))
+
+    # WHEN the operator opens the day
+    body = screens.operator_page(WebRequest(signed_in(), {"day": DAY})).body
+
+    # THEN the ship-by time is Moscow's 17:00, and the page names the zone
+    assert "<td>04.12.2026 17:00</td>" in body
+    assert "Europe/Moscow" in body
 
 def test_page_in_english(screens, batch):
     # WHEN the page is asked for in English
