@@ -183,7 +183,7 @@ def print_day(summary: DaySummary, file=sys.stdout) -> None:
 
 
 def find_printer() -> str | None:
-    """The CUPS queue to print on: $PRINTER, else cups-pdf's "PDF" queue when CUPS lists it."""
+    """Return the CUPS queue to print on: $PRINTER, else "PDF" (cups-pdf's queue) when CUPS lists it."""
     name = os.environ.get("PRINTER", "PDF")
     if shutil.which("lpstat") is None:
         return None

@@ -89,10 +89,10 @@ PR_SET_PDEATHSIG = 1
 
 
 class MotoProcess:
-    """moto's server in a child process on 127.0.0.1, so AWS calls get their own core.
+    """moto's server in a child process on 127.0.0.1, so that AWS calls get their own core.
 
-    The local stack runs the app, the pump and the sandbox in one process; with moto in
-    the same process every AWS call competed with them for one interpreter lock.
+    The local stack runs the app, the pump and the sandbox in one process. With moto in that
+    process too, every AWS call competed with them for one interpreter lock.
     """
 
     def __init__(self, port: int = 0, startup_seconds: float = 30.0) -> None:
@@ -136,8 +136,8 @@ class MotoProcess:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"moto server did not answer on port {self._port} within "
-                           f"{self._startup_seconds:.0f} s")
+        raise RuntimeError(f"moto server did not respond on port {self._port} within "
+                           f"{self._startup_seconds:.0f} s; run `python -m moto.server -p {self._port}` to see why")
 
 
 def _die_with_parent() -> None:

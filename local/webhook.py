@@ -38,8 +38,8 @@ class _PeerEventConverter(LambdaEventConverter):
 
 class _Handler(ChaliceRequestHandler):
     server: "_Server"
-    # http.server writes the headers and the body in two sends; with Nagle's algorithm on,
-    # the body waits for the client's delayed ACK (40 ms on Linux) on every reply.
+    # http.server writes the headers and the body in two sends. With Nagle's algorithm on, the
+    # body of every reply waits for the client's delayed ACK (40 ms on Linux).
     disable_nagle_algorithm = True
 
     def __init__(self, request: Any, client_address: tuple[str, int], server: "_Server") -> None:

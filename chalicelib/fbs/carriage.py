@@ -24,7 +24,7 @@ CARRIAGE_SK = "carriage"
 APPROVED_STATUSES = frozenset({"formed", "received", "closed", "sended"})
 DROPPED_STATUSES = frozenset({"cancelled", "canceled"})
 # Virtual seconds after which a create call without a reply counts as lost. The next scan
-# then looks for the carriage that call may have made before it creates one.
+# then looks for the carriage that call may have created before it creates one.
 CREATE_SETTLE_SECONDS = 300
 
 
@@ -100,12 +100,13 @@ class CarriageCloser:
         return carriage_id
 
     def _adopt_lost(self, pk: str, method_id: int) -> int | None:
-        """Find the carriage an earlier create call made although its reply never came."""
+        """Find the carriage that an earlier create call created although its reply was lost."""
         deps = self.deps
-        made = [c for c in deps.ozon.list_carriages(method_id, deps.store.now()) if c.status not in DROPPED_STATUSES]
-        if not made:
+        existing = [c for c in deps.ozon.list_carriages(method_id, deps.store.now())
+                    if c.status not in DROPPED_STATUSES]
+        if not existing:
             return None
-        carriage_id = made[0].id
+        carriage_id = existing[0].id
         deps.store.update_claim(pk, CARRIAGE_SK, state="created", carriage_id=carriage_id, at=deps.clock.now())
         logger.info("carriage of a lost create call found", extra={"carriage_id": carriage_id,
                                                                    "delivery_method_id": method_id})

@@ -83,7 +83,7 @@ class BatchOptions:
     # page (the label itself) goes to the printer.
     keep_second_page: bool = False
     font_path: Path | None = None
-    # The warehouse's zone: the pick list shows its times in it.
+    # The warehouse's time zone, in which the pick list shows its times.
     zone: tzinfo = timezone.utc
 
 
@@ -114,6 +114,11 @@ class PickLine:
 def day_of(moment: datetime) -> str:
     """Return the UTC date (YYYY-MM-DD) that labels and batches of `moment` are filed under."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def zone_name(zone: tzinfo) -> str:
+    """Return the IANA name of a zoneinfo zone, or the zone's own name (UTC)."""
+    return str(getattr(zone, "key", None) or zone.tzname(None))
 
 
 def batch_key(day: str, batch_id: str) -> str:
@@ -180,14 +185,14 @@ def render_pick_list(batch_id: str, group: BatchGroup, *, generated_at: datetime
     title = ParagraphStyle("title", fontName=font, fontSize=14, leading=18)
     body = ParagraphStyle("body", fontName=font, fontSize=9, leading=11)
     lines = pick_lines(group.postings)
-    ship_by, made = group.ship_by.astimezone(zone), generated_at.astimezone(zone)
-    zone_label = getattr(zone, "key", None) or zone.tzname(None)
+    ship_by, created = group.ship_by.astimezone(zone), generated_at.astimezone(zone)
+    zone_label = zone_name(zone)
 
     story = [
         Paragraph(f"Лист подбора: партия {batch_id}", title),
         Paragraph(f"Склад: {group.warehouse_id}. Отгрузить до: {ship_by:%d.%m.%Y %H:%M} ({zone_label}).", body),
         Paragraph(f"Отправлений: {len(group.postings)}. Товаров: {sum(l.quantity for l in lines)}. "
-                  f"Создан: {made:%d.%m.%Y %H:%M} ({zone_label}).", body),
+                  f"Создан: {created:%d.%m.%Y %H:%M} ({zone_label}).", body),
         Spacer(1, 4 * mm),
         _pick_table(lines, body, font),
     ]

@@ -41,6 +41,7 @@ from chalicelib.fbs.print_batches import (
     PrintBatchError,
     PrintQueue,
     day_of,
+    zone_name,
 )
 from chalicelib.observability import logger, register_secret
 
@@ -254,11 +255,6 @@ def render_operator_page(batches: list[PrintBatch], day: str, lang: str, notice:
 
 def _page_href(lang: str, day: str) -> str:
     return html.escape("operator?" + urlencode({"lang": lang, "day": day}))
-
-
-def zone_name(zone: tzinfo) -> str:
-    """The IANA name of a zoneinfo zone, or the zone's own name (UTC)."""
-    return str(getattr(zone, "key", None) or zone.tzname(None))
 
 
 def _batch_row(batch: PrintBatch, day: str, lang: str, zone: tzinfo) -> str:

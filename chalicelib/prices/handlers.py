@@ -15,9 +15,6 @@ from chalicelib.prices.planner import plan_prices
 from chalicelib.settings import get_settings
 from chalicelib.storage.errors import StorageError
 
-# The 1C upload writes this file last. It lists the exchange's files (see chalicelib.stock.handlers).
-EXCHANGE_MANIFEST = "manifest.json"
-
 
 def plan_scheduled(context) -> dict:
     """Schedule: plan the hourly price run."""
@@ -41,19 +38,18 @@ def plan_from_queue(event: dict, context) -> dict:
         _flush_metrics()
 
 
-def request_onec_costs(prefix: str) -> bool:
+def request_onec_costs(prefix: str, files: list[str]) -> bool:
     """Ask the price planner to read the 1C costs of a just planned exchange, if a price type is set.
 
-    A failure of S3, SQS or a bad manifest is logged and alerted instead of raised, so the
-    stock plan of the exchange is kept. Returns True when the request was queued.
+    `files` are the names the exchange's manifest lists. A failed send is logged and alerted
+    instead of raised, so the stock plan of the exchange is kept. Returns True when the
+    request was queued.
     """
     if not get_settings().onec_price_type_id:
         return False
     try:
-        manifest = json.loads(wiring.blobs().read_bytes(prefix + EXCHANGE_MANIFEST))
-        files = manifest.get("files") if isinstance(manifest, dict) else None
-        return send_onec_costs_request(prefix, list(files or []), wiring.plan_queue())
-    except (StorageError, ClientError, BotoCoreError, ValueError) as error:
+        return send_onec_costs_request(prefix, files, wiring.plan_queue())
+    except (StorageError, ClientError, BotoCoreError) as error:
         logger.exception("1C costs request failed, stock planning is not affected",
                          extra={"exchange": prefix, "error": str(error)})
         _alert_safely("price_costs_request_failed", exchange=prefix, error=str(error))

@@ -64,8 +64,11 @@ def plan_latest(context) -> dict:
 
 def plan_uploaded_exchange(prefix: str, *, full: bool) -> PlanResult:
     """Download the exchange under `prefix` (its manifest lists the files) and plan it."""
+    return _plan_manifest(prefix, _read_manifest(wiring.planner_deps().blobs, prefix), full=full)
+
+
+def _plan_manifest(prefix: str, manifest: dict, *, full: bool) -> PlanResult:
     deps = wiring.planner_deps()
-    manifest = _read_manifest(deps.blobs, prefix)
     with tempfile.TemporaryDirectory(prefix="exchange-") as folder:
         for name in manifest["files"]:
             target = Path(folder, name)
@@ -88,10 +91,12 @@ def _plan_record(record: SQSRecord) -> None:
         for s3_record in body["Records"]:
             key = unquote_plus(s3_record["s3"]["object"]["key"])
             if key.endswith(MANIFEST_NAME):
-                plan_uploaded_exchange(key[: -len(MANIFEST_NAME)], full=False)
+                prefix = key[: -len(MANIFEST_NAME)]
+                manifest = _read_manifest(wiring.planner_deps().blobs, prefix)
+                _plan_manifest(prefix, manifest, full=False)
                 # With ONEC_PRICE_TYPE_ID set, the exchange's costs start a price run. A failed
-                # request (S3, SQS, a bad manifest) is logged and alerted, not raised.
-                prices.request_onec_costs(key[: -len(MANIFEST_NAME)])
+                # request is logged and alerted, not raised.
+                prices.request_onec_costs(prefix, manifest["files"])
         return
     kind = body.get("kind")
     if kind == "stock.plan":

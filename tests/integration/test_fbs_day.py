@@ -104,8 +104,8 @@ def test_cancelled_get_no_label(day):
     cancelled = [n for n in numbers if book.postings[n].status == CANCELLED]
     labels = {key.rsplit("/", 1)[-1][:-4] for key in stack.fbs.labels_in_s3()}
 
-    # THEN none has a label, and their rows say cancelled. (A label task may have been
-    # asked for before the cancellation: Ozon then leaves the posting out of the file.)
+    # THEN none has a label, and their rows are marked cancelled. A label task may have been
+    # requested before the cancellation, and Ozon then leaves the posting out of the file.
     assert cancelled
     for number in cancelled:
         assert number not in labels, number

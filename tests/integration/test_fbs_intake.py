@@ -351,7 +351,7 @@ def test_watchdog_warns_once(stack):
 
 
 def test_lost_carriage_reply_not_created_twice(stack):
-    # GIVEN a packed posting, and an Ozon that makes the carriage but answers after our timeout
+    # GIVEN a packed posting, and an Ozon that creates the carriage but replies after our timeout
     number = "77777777-0009-1"
     add_posting(stack, number)
     post_raw(stack.fbs.push_url, json.dumps({"message_type": "TYPE_NEW_POSTING", "posting_number": number}).encode())
@@ -367,8 +367,8 @@ def test_lost_carriage_reply_not_created_twice(stack):
     stack.clock.sleep(310)
     found = requests.post(scan, json={"code": number}, headers=stack.fbs.operator_headers, timeout=30)
 
-    # THEN the first scan is told to retry, the second to wait, and the third approves the
-    # carriage the lost call made: Ozon saw one create
+    # THEN the first scan gets "retry", the second "wait", and the third approves the carriage
+    # that the lost call created, so Ozon received one create
     assert lost.status_code == 503, lost.text
     assert early.status_code == 409, early.text
     assert found.status_code == 200, found.text

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.integration
 ENVIRONMENT = {"PRICE_READBACK_DELAY_SECONDS": "10"}
 COSTS_KEY = f"{names.PRICE_INBOX_PREFIX}costs-2026-12-01.csv"
 EXCHANGE = "inbox/1c/20261201T090000-ab12cd34/"
+EXCHANGE_FILES = ["import.xml", "offers.xml"]
 
 
 def synced_prices(stack_factory, tmp_path, offer_ids: list[str], environment: dict[str, str] | None = None):
@@ -153,7 +154,7 @@ def bare_aws(monkeypatch):
     s3.create_bucket(Bucket="ozon-seller-ops-test",
                      CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
     s3.put_object(Bucket="ozon-seller-ops-test", Key=EXCHANGE + "manifest.json",
-                  Body=json.dumps({"files": ["import.xml", "offers.xml"]}).encode())
+                  Body=json.dumps({"files": EXCHANGE_FILES}).encode())
     sns = boto3.client("sns", endpoint_url=endpoint_url, region_name="eu-central-1")
     monkeypatch.setenv("ALERTS_TOPIC_ARN", sns.create_topic(Name="alerts")["TopicArn"])
     yield boto3.client("sqs", endpoint_url=endpoint_url, region_name="eu-central-1"), sns
@@ -167,7 +168,7 @@ def test_onec_request_queued(bare_aws):
     url = sqs.create_queue(QueueName=names.QUEUE_PRICE_PLAN)["QueueUrl"]
 
     # WHEN the stock planner requests the exchange's 1C costs
-    queued = price_handlers.request_onec_costs(EXCHANGE)
+    queued = price_handlers.request_onec_costs(EXCHANGE, EXCHANGE_FILES)
 
     # THEN one request naming the offers file is on the queue
     (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
@@ -185,7 +186,7 @@ def test_onec_request_failure_alerted(bare_aws):
                   Attributes={"RawMessageDelivery": "true"})
 
     # WHEN the stock planner requests the exchange's 1C costs
-    queued = price_handlers.request_onec_costs(EXCHANGE)
+    queued = price_handlers.request_onec_costs(EXCHANGE, EXCHANGE_FILES)
 
     # THEN nothing is raised into the stock plan, and the alert names the exchange in Russian
     texts = [m["Body"] for m in sqs.receive_message(QueueUrl=probe, WaitTimeSeconds=2).get("Messages", [])]
