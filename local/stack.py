@@ -140,10 +140,15 @@ class MotoProcess:
                            f"{self._startup_seconds:.0f} s; run `python -m moto.server -p {self._port}` to see why")
 
 
+# Loaded in the parent: a forked child of a threaded process must not call dlopen, which
+# could wait forever on a lock that another thread held at fork time.
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
+
+
 def _die_with_parent() -> None:
     """In the child: ask Linux to send SIGTERM when the parent process dies."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
